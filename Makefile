@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make demo` runs the finetune job on the offline default,
+# `make test` runs the tests. Both create .venv on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ENV := DAGSTER_HOME=$(CURDIR) DAGSTER_MODULE_NAME=pipeline.definitions \
+       COSMOALIGN_DAGSTER_DIR=$(CURDIR)/.dagster
+
+.PHONY: setup demo test ui lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	sed -i '/^# cosmoalign-env/,$$d' $(BIN)/activate
+	printf '%s\n' '# cosmoalign-env: the repo instance and code location for every dagster command' \
+	  'export DAGSTER_HOME="$(CURDIR)"' \
+	  'export DAGSTER_MODULE_NAME=pipeline.definitions' \
+	  'export COSMOALIGN_DAGSTER_DIR="$(CURDIR)/.dagster"' >> $(BIN)/activate
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(ENV) $(BIN)/dagster job execute -j finetune
+
+test: $(STAMP)
+	$(ENV) $(BIN)/python -m pytest -q
+
+ui: $(STAMP)
+	$(ENV) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(ENV) $(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf .cosmoalign .dagster

@@ -1,0 +1,81 @@
+"""``curated_images``: validated, deduplicated RGB images with stratified splits."""
+
+import dagster as dg
+
+from assets.metadata import counts_table, sample_grid, write_summary_metadata
+from assets.partitions import DATASETS
+from cosmoalign.curate import CurationConfig
+from cosmoalign.ingest import CURATED_TABLE, QUARANTINE_TABLE, curate_partition
+from resources import LakeResource
+
+
+class CurationParams(dg.Config):
+    """What counts as a usable image, and how to split."""
+
+    min_size: int = 16
+    max_size: int = 4096
+    max_nonfinite_fraction: float = 0.0
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    max_quarantine_rate: float = 0.1
+
+
+@dg.asset(
+    partitions_def=DATASETS,
+    group_name="ingest",
+    kinds={"parquet"},
+    code_version="1",
+    deps=["raw_images"],
+    check_specs=[dg.AssetCheckSpec("quarantine_rate", asset="curated_images")],
+    description="Decoded, validated, de-duplicated RGB images (Lupton asinh for multi-band), "
+    "split train/val/test by a stable hash of object_id, stratified by class.",
+)
+def curated_images(
+    context: dg.AssetExecutionContext, config: CurationParams, lake: LakeResource
+) -> dg.MaterializeResult:
+    """Curate one dataset; rejects go to the ``quarantine`` table with their reason."""
+    dataset = context.partition_key
+    store = lake.open()
+    curation = CurationConfig(
+        min_size=config.min_size,
+        max_size=config.max_size,
+        max_nonfinite_fraction=config.max_nonfinite_fraction,
+        split_fractions=(
+            1.0 - config.val_fraction - config.test_fraction,
+            config.val_fraction,
+            config.test_fraction,
+        ),
+    )
+    result = curate_partition(store, dataset, curation)
+    report = result.report
+    quarantine = store.read(QUARANTINE_TABLE, dataset)
+    for row in quarantine.to_pylist():
+        context.log.warning(
+            f"quarantined {row['object_id']} ({row['source_file']}): {row['reason']}"
+        )
+    by_split = dict(report.per_split)
+    images = store.read(CURATED_TABLE, dataset, columns=["label_name", "image_png", "provenance"])
+    return dg.MaterializeResult(
+        metadata={
+            **write_summary_metadata(result.images),
+            "quarantined": dg.MetadataValue.int(result.quarantine.rows),
+            "quarantine_rate": dg.MetadataValue.float(report.quarantine_rate),
+            "quarantine_path": dg.MetadataValue.path(result.quarantine.path),
+            "per_split": dg.MetadataValue.json(by_split),
+            "per_class": counts_table({"curated": report.per_class}),
+            **sample_grid(store, images, f"curated_images/{dataset}"),
+        },
+        data_version=dg.DataVersion(result.images.content_hash),
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="quarantine_rate",
+                passed=report.quarantine_rate <= config.max_quarantine_rate,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "rate": report.quarantine_rate,
+                    "limit": config.max_quarantine_rate,
+                    "by_stage": dg.MetadataValue.json(dict(report.rejected)),
+                },
+            )
+        ],
+    )

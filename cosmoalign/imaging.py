@@ -1,0 +1,129 @@
+"""Decoding upstream payloads and rendering them as lossless RGB.
+
+Multi-band float images (FITS cutouts, procedural renders) are mapped to RGB with the Lupton et al.
+(2004) asinh stretch through :func:`astropy.visualization.make_lupton_rgb`, never a min-max.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+
+class DecodeError(ValueError):
+    """A payload could not be turned into pixels; the message is the quarantine reason."""
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """Serialise an array losslessly (dtype and shape kept) as ``.npy`` bytes."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def decode_payload(payload: bytes, payload_format: str) -> np.ndarray:
+    """Decode raw bytes into an ``(H, W, C)`` array (uint8 for photos, float32 for FITS/arrays)."""
+    if not payload:
+        raise DecodeError("empty payload")
+    try:
+        if payload_format == "npy":
+            array = np.load(io.BytesIO(payload), allow_pickle=False)
+        elif payload_format == "fits":
+            array = _decode_fits(payload)
+        elif payload_format in ("jpeg", "png"):
+            with Image.open(io.BytesIO(payload)) as image:
+                image.load()
+                array = np.asarray(image.convert("RGB"))
+        else:
+            raise DecodeError(f"unknown payload format {payload_format!r}")
+    except DecodeError:
+        raise
+    except Exception as exc:  # decoders raise many types for corrupt input; keep the message
+        raise DecodeError(f"cannot decode {payload_format}: {exc}") from exc
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3:
+        raise DecodeError(f"expected a 2-D or 3-D image, got shape {array.shape}")
+    return array
+
+
+def _decode_fits(payload: bytes) -> np.ndarray:
+    from astropy.io import fits
+
+    with fits.open(io.BytesIO(payload), memmap=False) as hdus:
+        hdu = next((h for h in hdus if h.data is not None), None)
+        if hdu is None:
+            raise DecodeError("FITS file has no data in any HDU")
+        data = np.asarray(hdu.data, dtype=np.float32)
+    if data.ndim == 3:  # (bands, y, x) as the cutout service returns
+        data = np.moveaxis(data, 0, -1)
+    # FITS rows run bottom-up; flip so north is up in the rendered image like the survey's JPEGs.
+    return np.ascontiguousarray(data[::-1])
+
+
+# Flux weights of the Legacy Survey viewer's grz rendering, for images in nanomaggies.
+LEGACY_SURVEY_WEIGHTS = {"g": 6.0, "r": 3.4, "z": 2.2}
+
+
+def lupton_rgb(
+    bands: np.ndarray,
+    weights: tuple[float, float, float] | None = None,
+    stretch: float = 0.2,
+    q: float = 10.0,
+) -> np.ndarray:
+    """Render a float ``(H, W, 3)`` image (bands ordered blue to red, e.g. g, r, z) as uint8 RGB.
+
+    With ``weights`` (calibrated fluxes, e.g. :data:`LEGACY_SURVEY_WEIGHTS` for grz nanomaggies)
+    each band is scaled by its weight. Without, the scale comes from the image itself (its 99.5th
+    percentile of summed flux maps to 1), which suits uncalibrated arrays. Band ratios, and so
+    colours, are preserved either way.
+    """
+    from astropy.visualization import make_lupton_rgb
+
+    flux = np.nan_to_num(bands.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    if weights is not None:
+        flux = flux * np.asarray(weights, dtype=np.float32)
+    else:
+        scale = float(np.percentile(flux.sum(axis=-1), 99.5))
+        flux = flux / (scale if scale > 0 else (float(np.abs(flux).max()) or 1.0))
+    blue, green, red = flux[..., 0], flux[..., 1], flux[..., 2]
+    return make_lupton_rgb(red, green, blue, minimum=0.0, stretch=stretch, Q=q)
+
+
+def to_rgb8(array: np.ndarray, bands: str = "") -> np.ndarray:
+    """Make any decoded image an ``(H, W, 3)`` uint8 RGB image.
+
+    uint8 images are taken as already display-ready; float images go through :func:`lupton_rgb`,
+    calibrated when ``bands`` is ``"grz"`` (a single band is repeated, a two-band image gets its
+    mean as the middle channel, extra bands are dropped).
+    """
+    channels = array.shape[-1]
+    if array.dtype == np.uint8:
+        if channels == 1:
+            return np.repeat(array, 3, axis=-1)
+        return np.ascontiguousarray(array[..., :3])
+    weights = None
+    if channels == 1:
+        array = np.repeat(array, 3, axis=-1)
+    elif channels == 2:
+        array = np.stack([array[..., 0], array.mean(axis=-1), array[..., 1]], axis=-1)
+    elif channels > 3:
+        array = array[..., :3]
+    elif bands == "grz":
+        weights = tuple(LEGACY_SURVEY_WEIGHTS[band] for band in bands)
+    return lupton_rgb(array, weights)
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """Encode uint8 RGB losslessly as PNG (deterministic bytes for identical pixels)."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb, mode="RGB").save(buffer, format="PNG", optimize=False, compress_level=6)
+    return buffer.getvalue()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """Decode PNG bytes written by :func:`encode_png` back to uint8 RGB."""
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"))

@@ -1,0 +1,49 @@
+"""Arrow schemas of the lake's tables: the data contracts between pipeline stages."""
+
+import pyarrow as pa
+
+RAW_SCHEMA = pa.schema(
+    [
+        pa.field("object_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("label", pa.int32(), nullable=False),
+        pa.field("label_name", pa.string()),
+        pa.field("ra", pa.float64()),
+        pa.field("dec", pa.float64()),
+        pa.field("bands", pa.string()),
+        pa.field("payload", pa.large_binary()),
+        pa.field("payload_format", pa.string()),
+        pa.field("source_file", pa.string()),
+        pa.field("error", pa.string()),
+    ]
+)
+
+IMAGE_SCHEMA = pa.schema(
+    [
+        pa.field("object_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("label", pa.int32(), nullable=False),
+        pa.field("label_name", pa.string()),
+        pa.field("ra", pa.float64()),
+        pa.field("dec", pa.float64()),
+        pa.field("image_png", pa.large_binary(), nullable=False),
+        pa.field("width", pa.int32(), nullable=False),
+        pa.field("height", pa.int32(), nullable=False),
+        pa.field("bands", pa.string()),
+        pa.field("provenance", pa.string(), nullable=False),
+    ]
+)
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("object_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("source_file", pa.string()),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+    ]
+)
+
+ORIGINAL = "original"
+"""Provenance of a row that came straight from its survey (augmented rows name their parent)."""

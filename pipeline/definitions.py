@@ -1,0 +1,27 @@
+"""The code location's ``Definitions``; resources are picked by ``COSMOALIGN_ENV``.
+
+``local`` (default) keeps the lake in ``.cosmoalign/`` of the repo (or ``$COSMOALIGN_HOME``);
+``prod`` requires ``COSMOALIGN_HOME`` (e.g. ``s3://bucket/cosmoalign``) so nothing lands on local
+disk by accident.
+"""
+
+import os
+
+import dagster as dg
+
+from assets.ingest import balanced, curated, raw
+from pipeline.jobs import finetune, ingest
+from resources import LakeResource, SurveySources
+
+RESOURCES_LOCAL = {"lake": LakeResource(), "sources": SurveySources()}
+RESOURCES_PROD = {
+    "lake": LakeResource(root=dg.EnvVar("COSMOALIGN_HOME")),
+    "sources": SurveySources(),
+}
+RESOURCES_BY_ENV = {"local": RESOURCES_LOCAL, "prod": RESOURCES_PROD}
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([raw, curated, balanced]),
+    jobs=[finetune, ingest],
+    resources=RESOURCES_BY_ENV[os.environ.get("COSMOALIGN_ENV", "local")],
+)

@@ -1,0 +1,26 @@
+"""Jobs. Each carries the offline default partition as a tag, so a bare
+``dagster job execute -j finetune`` runs on ``embedded``; ``--tags`` or the UI pick another."""
+
+import dagster as dg
+
+from assets.partitions import DATASETS, DEFAULT_DATASET
+
+DEFAULT_PARTITION_TAG = {"dagster/partition": DEFAULT_DATASET}
+
+INGEST_ASSETS = dg.AssetSelection.assets("raw_images", "curated_images", "balanced_images")
+
+finetune = dg.define_asset_job(
+    "finetune",
+    selection=dg.AssetSelection.all(),
+    partitions_def=DATASETS,
+    tags=DEFAULT_PARTITION_TAG,
+    description="Everything a model and its report need, from raw survey images onwards.",
+)
+
+ingest = dg.define_asset_job(
+    "ingest",
+    selection=INGEST_ASSETS,
+    partitions_def=DATASETS,
+    tags=DEFAULT_PARTITION_TAG,
+    description="Download, curate and class-balance one dataset.",
+)
