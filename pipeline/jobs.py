@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from assets.partitions import DATASETS, DEFAULT_DATASET
+from assets.partitions import DEFAULT_DATASET
 
 DEFAULT_PARTITION_TAG = {"dagster/partition": DEFAULT_DATASET}
 
@@ -12,7 +12,6 @@ INGEST_ASSETS = dg.AssetSelection.assets("raw_images", "curated_images", "balanc
 finetune = dg.define_asset_job(
     "finetune",
     selection=dg.AssetSelection.all(),
-    partitions_def=DATASETS,
     tags=DEFAULT_PARTITION_TAG,
     description="Everything a model and its report need, from raw survey images onwards.",
 )
@@ -20,7 +19,6 @@ finetune = dg.define_asset_job(
 ingest = dg.define_asset_job(
     "ingest",
     selection=INGEST_ASSETS,
-    partitions_def=DATASETS,
     tags=DEFAULT_PARTITION_TAG,
     description="Download, curate and class-balance one dataset.",
 )

@@ -1,0 +1,44 @@
+import dagster as dg
+
+from assets.partitions import DATASETS
+from pipeline.definitions import defs
+
+
+def test_jobs_default_to_the_embedded_partition():
+    for name in ("finetune", "ingest"):
+        job = defs.resolve_job_def(name)
+        assert job.tags["dagster/partition"] == "embedded"
+        assert job.partitions_def == DATASETS
+
+
+def test_every_asset_is_partitioned_by_dataset_and_finetune_covers_the_graph():
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {"raw_images", "curated_images", "balanced_images"} <= keys
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).partitions_def == DATASETS
+    finetune_keys = defs.resolve_job_def("finetune").asset_layer.executable_asset_keys
+    assert finetune_keys == graph.get_all_asset_keys()
+
+
+def test_lineage_runs_raw_to_curated_to_balanced():
+    graph = defs.resolve_asset_graph()
+    parents = {
+        key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
+        for key in graph.get_all_asset_keys()
+    }
+    assert parents["curated_images"] == {"raw_images"}
+    assert parents["balanced_images"] == {"curated_images"}
+
+
+def test_asset_checks_are_declared():
+    check_keys = {
+        (key.asset_key.to_user_string(), key.name)
+        for key in defs.resolve_asset_graph().asset_check_keys
+    }
+    assert check_keys == {
+        ("curated_images", "quarantine_rate"),
+        ("balanced_images", "class_balance"),
+        ("balanced_images", "no_eval_leakage"),
+    }
+    assert isinstance(defs, dg.Definitions)
