@@ -8,7 +8,9 @@ from collections.abc import Mapping, Sequence
 from PIL import Image, ImageDraw
 
 
-def image_grid(samples: Mapping[str, Sequence[bytes]], tile: int = 64, label_width: int = 150) -> bytes:
+def image_grid(
+    samples: Mapping[str, Sequence[bytes]], tile: int = 64, label_width: int = 150
+) -> bytes:
     """One row per class: its name, then up to ``len(samples[name])`` thumbnails. Returns PNG."""
     columns = max((len(images) for images in samples.values()), default=0)
     rows = len(samples)

@@ -1,0 +1,386 @@
+"""Polite, resumable, verified HTTP downloads and a cached client for small API responses.
+
+One :class:`Downloader` holds the policy every survey source shares: retries with exponential
+backoff on connection errors and 5xx/408/429 answers (honouring a short ``Retry-After``), a
+minimum interval between requests across threads, bounded concurrency, mirrors, resumable
+``.part`` files, sha256 verification and atomic renames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlencode
+
+import requests
+from requests.adapters import HTTPAdapter
+from tqdm.auto import tqdm
+
+from cosmoalign import __version__
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+USER_AGENT = f"cosmoalign/{__version__}"
+_CHUNK = 1 << 20
+_STREAM_CHUNK = 1 << 16  # small, so a dropped connection loses little of what it sent
+_RETRY_STATUS = frozenset({408, 425, 429})
+_NETWORK_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+class DownloadError(Exception):
+    """A URL could not be fetched; ``status`` is the last HTTP status seen (None if no answer)."""
+
+    def __init__(self, url: str, status: int | None, reason: str) -> None:
+        answer = f"last HTTP status {status}" if status else "no HTTP answer"
+        super().__init__(f"{url}: {reason} ({answer})")
+        self.url = url
+        self.status = status
+
+
+class ChecksumError(Exception):
+    """A downloaded file's sha256 is not the expected one; the file has been deleted."""
+
+    def __init__(self, url: str, path: Path, expected: str, actual: str) -> None:
+        super().__init__(f"{path}: sha256 is {actual}, expected {expected} (downloaded from {url})")
+        self.url = url
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+
+
+class _Transient(Exception):
+    """A failure worth retrying: a 5xx/408/429 answer, a dropped or refused connection."""
+
+    def __init__(self, status: int | None, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """A GET request for a small response, identified by its URL and sorted query parameters."""
+
+    url: str
+    params: tuple[tuple[str, str], ...] = ()
+    suffix: str = ""
+
+    @classmethod
+    def of(
+        cls, url: str, params: Mapping[str, object] | None = None, suffix: str = ""
+    ) -> FetchRequest:
+        """A request with ``params`` stringified and sorted, so equal queries share a key."""
+        items = tuple(sorted((str(k), str(v)) for k, v in (params or {}).items()))
+        return cls(url, items, suffix)
+
+    @property
+    def full_url(self) -> str:
+        """The URL with its query string."""
+        return f"{self.url}?{urlencode(self.params)}" if self.params else self.url
+
+    @property
+    def key(self) -> str:
+        """sha256 hex digest of the URL and its sorted query."""
+        return hashlib.sha256(f"{self.url}?{urlencode(self.params)}".encode()).hexdigest()
+
+    def cache_path(self, cache_dir: Path) -> Path:
+        """Where the response body is cached under ``cache_dir``."""
+        return Path(cache_dir) / self.key[:2] / f"{self.key}{self.suffix}"
+
+
+class _Throttle:
+    """Spaces request starts at least ``interval`` seconds apart, across threads."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def wait(self) -> None:
+        if self._interval <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self._interval
+        if start > now:
+            time.sleep(start - now)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 hex digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while block := handle.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+        tmp.write(data)
+    os.replace(tmp.name, path)
+
+
+class Downloader:
+    """HTTP client with retries, mirrors, resume, checksums, a request cache and a polite rate.
+
+    ``retries`` is the number of retries after the first attempt; the n-th retry waits
+    ``backoff * 2**(n-1)`` seconds (at most ``max_backoff``), or the server's ``Retry-After`` when
+    that is at most ``max_retry_after``. ``min_interval`` spaces all requests of this downloader
+    (every thread) that many seconds apart; ``max_workers`` bounds :meth:`fetch_many`.
+    ``cache_dir`` is the default cache of :meth:`fetch`; without one, fetches are not cached.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        *,
+        retries: int = 4,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        max_retry_after: float = 60.0,
+        timeout: float = 60.0,
+        min_interval: float = 0.0,
+        max_workers: int = 8,
+        session: requests.Session | None = None,
+        progress: bool = True,
+    ) -> None:
+        if retries < 0 or max_workers < 1:
+            raise ValueError("retries must be >= 0 and max_workers >= 1")
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.max_retry_after = max_retry_after
+        self.timeout = timeout
+        self.max_workers = max_workers
+        self.progress = progress
+        self.session = session or _pooled_session(max_workers)
+        self._throttle = _Throttle(min_interval)
+
+    def download(
+        self,
+        urls: str | Sequence[str],
+        dest: Path,
+        sha256: str | None = None,
+        label: str | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> Path:
+        """Download the first URL (then each mirror in turn) that works to ``dest``.
+
+        An existing ``dest`` whose checksum matches (or any, without ``sha256``) is kept and no
+        request is sent. Bytes land in ``dest.part`` first: an interrupted download resumes from
+        it with a ``Range`` request. On a sha256 mismatch the file is deleted and the next mirror
+        tried; the last failure is raised (:class:`DownloadError` or :class:`ChecksumError`).
+        """
+        urls = [urls] if isinstance(urls, str) else list(urls)
+        if not urls:
+            raise ValueError(f"no URL to download {dest} from")
+        dest = Path(dest)
+        expected = sha256.lower() if sha256 else None
+        if dest.exists():
+            if expected is None or file_sha256(dest) == expected:
+                return dest
+            logger.warning("%s does not match its sha256; downloading it again", dest)
+            dest.unlink()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(dest.name + ".part")
+        error: DownloadError | ChecksumError | None = None
+        for url in urls:
+            try:
+                self._retrying(url, lambda url=url: self._stream_to(url, part, label, auth))
+                if expected is not None:
+                    actual = file_sha256(part)
+                    if actual != expected:
+                        part.unlink()
+                        raise ChecksumError(url, dest, expected, actual)
+                part.replace(dest)
+                return dest
+            except (DownloadError, ChecksumError) as exc:
+                logger.warning("download failed: %s", exc)
+                error = exc
+        assert error is not None
+        raise error
+
+    def fetch(
+        self,
+        url: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        cache_dir: Path | None = None,
+        suffix: str = "",
+    ) -> bytes:
+        """GET a small response; cached on disk (under ``cache_dir`` or the downloader's) by URL
+        and sorted params, so asking again reads the cache and sends no request."""
+        return self._fetch(FetchRequest.of(url, params, suffix), cache_dir)
+
+    def fetch_many(
+        self, fetch_requests: Iterable[FetchRequest], cache_dir: Path | None = None
+    ) -> Iterator[tuple[FetchRequest, bytes | Exception]]:
+        """Fetch requests on ``max_workers`` threads; yield ``(request, body or error)`` in input
+        order. Only a bounded window of requests is in flight or buffered at any time."""
+        window: deque[tuple[FetchRequest, Future[bytes]]] = deque()
+        pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="cosmoalign-fetch")
+        try:
+            for request in fetch_requests:
+                window.append((request, pool.submit(self._fetch, request, cache_dir)))
+                if len(window) >= 2 * self.max_workers:
+                    yield _outcome(*window.popleft())
+            while window:
+                yield _outcome(*window.popleft())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _fetch(self, request: FetchRequest, cache_dir: Path | None) -> bytes:
+        root = cache_dir if cache_dir is not None else self.cache_dir
+        path = request.cache_path(root) if root is not None else None
+        if path is not None and path.is_file():
+            return path.read_bytes()
+        data = self._retrying(request.full_url, lambda: self._get_bytes(request))
+        if path is not None:
+            atomic_write(path, data)
+        return data
+
+    def _get_bytes(self, request: FetchRequest) -> bytes:
+        with self._get(request.url, params=request.params) as response:
+            _raise_for_status(request.full_url, response)
+            return response.content
+
+    def _stream_to(
+        self, url: str, part: Path, label: str | None, auth: tuple[str, str] | None
+    ) -> None:
+        offset = part.stat().st_size if part.exists() else 0
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        with self._get(url, headers=headers, stream=True, auth=auth) as response:
+            if offset and response.status_code == 416:
+                part.unlink()
+                raise _Transient(416, "the server cannot resume the partial file; restarting")
+            _raise_for_status(url, response)
+            resume = offset > 0 and response.status_code == 206
+            if resume and _range_start(response) != offset:
+                part.unlink()
+                raise _Transient(206, "the server resumed at the wrong offset; restarting")
+            start = offset if resume else 0
+            length = response.headers.get("Content-Length")
+            with (
+                part.open("ab" if resume else "wb") as out,
+                tqdm(
+                    total=start + int(length) if length and length.isdigit() else None,
+                    initial=start,
+                    desc=label or part.name.removesuffix(".part"),
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    leave=False,
+                    disable=not self.progress,
+                ) as bar,
+            ):
+                for block in response.iter_content(_STREAM_CHUNK):
+                    out.write(block)
+                    bar.update(len(block))
+
+    def _get(
+        self,
+        url: str,
+        *,
+        params: Sequence[tuple[str, str]] = (),
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        auth: tuple[str, str] | None = None,
+    ) -> requests.Response:
+        self._throttle.wait()
+        return self.session.get(
+            url,
+            params=list(params),
+            headers={"User-Agent": USER_AGENT, **(headers or {})},
+            stream=stream,
+            auth=auth,
+            timeout=self.timeout,
+        )
+
+    def _retrying(self, url: str, attempt: Callable[[], T]) -> T:
+        """Run ``attempt`` until it succeeds, retrying transient failures with backoff."""
+        failure: _Transient | None = None
+        for retry in range(self.retries + 1):
+            if failure is not None:
+                delay = self._delay(retry, failure.retry_after)
+                logger.info("%s: %s; retry %d in %.3g s", url, failure.reason, retry, delay)
+                time.sleep(delay)
+            try:
+                return attempt()
+            except _Transient as exc:
+                failure = exc
+            except _NETWORK_ERRORS as exc:
+                failure = _Transient(None, f"{type(exc).__name__}: {exc}")
+        assert failure is not None
+        raise DownloadError(
+            url, failure.status, f"gave up after {self.retries + 1} attempts: {failure.reason}"
+        )
+
+    def _delay(self, retry: int, retry_after: float | None) -> float:
+        if retry_after is not None and retry_after <= self.max_retry_after:
+            return retry_after
+        return min(self.backoff * 2 ** (retry - 1), self.max_backoff)
+
+
+def _pooled_session(max_workers: int) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=max_workers, pool_maxsize=max_workers)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _raise_for_status(url: str, response: requests.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    reason = f"HTTP {status} {response.reason}"
+    if status >= 500 or status in _RETRY_STATUS:
+        raise _Transient(status, reason, _retry_after(response))
+    raise DownloadError(url, status, reason)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:  # absent, or an HTTP date: fall back to exponential backoff
+        return None
+
+
+def _range_start(response: requests.Response) -> int | None:
+    """The first byte offset of a ``Content-Range: bytes N-M/T`` answer."""
+    value = response.headers.get("Content-Range", "")
+    unit, _, spec = value.partition(" ")
+    start = spec.partition("-")[0]
+    return int(start) if unit == "bytes" and start.isdigit() else None
+
+
+def _outcome(
+    request: FetchRequest, future: Future[bytes]
+) -> tuple[FetchRequest, bytes | Exception]:
+    try:
+        return request, future.result()
+    except (DownloadError, OSError) as exc:
+        return request, exc

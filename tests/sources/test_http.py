@@ -1,0 +1,175 @@
+"""The real downloader against a real loopback HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from itertools import pairwise
+
+import pytest
+
+from cosmoalign.sources.http import (
+    USER_AGENT,
+    ChecksumError,
+    Downloader,
+    DownloadError,
+    FetchRequest,
+)
+from tests.fixtures.loopback import LoopbackServer
+
+BODY = bytes(range(256)) * 4096  # 1 MiB
+SHA = hashlib.sha256(BODY).hexdigest()
+
+
+@pytest.fixture
+def downloader(tmp_path) -> Downloader:
+    return Downloader(tmp_path / "cache", backoff=0.001, retries=3, timeout=5, progress=False)
+
+
+def test_download_verifies_and_sends_user_agent(loopback, downloader, tmp_path):
+    url = loopback.add("/data.bin", BODY)
+    dest = downloader.download([url], tmp_path / "out" / "data.bin", sha256=SHA.upper())
+    assert dest.read_bytes() == BODY
+    assert loopback.requests[0].headers["User-Agent"] == USER_AGENT
+    assert not dest.with_name("data.bin.part").exists()
+    downloader.download([url], dest, sha256=SHA)  # present and verified: no second request
+    assert loopback.hits["/data.bin"] == 1
+
+
+def test_server_errors_are_retried(loopback, downloader, tmp_path):
+    url = loopback.add("/flaky.bin", BODY)
+    loopback.fail("/flaky.bin", 500, 500)
+    assert downloader.download(url, tmp_path / "flaky.bin", SHA).read_bytes() == BODY
+    assert loopback.hits["/flaky.bin"] == 3
+
+
+def test_resumes_a_partial_file_with_a_range_request(loopback, downloader, tmp_path):
+    url = loopback.add("/big.bin", BODY)
+    dest = tmp_path / "big.bin"
+    dest.with_name("big.bin.part").write_bytes(BODY[:1000])
+    assert downloader.download(url, dest, SHA).read_bytes() == BODY
+    assert loopback.requests[0].headers["Range"] == "bytes=1000-"
+    assert loopback.hits["/big.bin"] == 1
+
+
+def test_a_dropped_connection_resumes_where_it_stopped(loopback, downloader, tmp_path):
+    url = loopback.add("/big.bin", BODY)
+    loopback.fail("/big.bin", "drop")
+    assert downloader.download(url, tmp_path / "big.bin", SHA).read_bytes() == BODY
+    first, second = loopback.requests
+    assert "Range" not in first.headers
+    assert second.headers["Range"].startswith("bytes=") and second.headers["Range"] != "bytes=0-"
+
+
+def test_restarts_when_the_server_ignores_ranges(tmp_path, downloader):
+    with LoopbackServer({"/f.bin": BODY}, ranges=False) as server:
+        dest = tmp_path / "f.bin"
+        dest.with_name("f.bin.part").write_bytes(b"stale bytes")
+        assert downloader.download(server.url("/f.bin"), dest, SHA).read_bytes() == BODY
+
+
+def test_restarts_when_the_partial_file_is_too_long(loopback, downloader, tmp_path):
+    url = loopback.add("/f.bin", BODY)
+    dest = tmp_path / "f.bin"
+    dest.with_name("f.bin.part").write_bytes(BODY + b"junk")
+    assert downloader.download(url, dest, SHA).read_bytes() == BODY
+    assert loopback.hits["/f.bin"] == 2  # 416, then the whole file
+
+
+def test_checksum_mismatch_raises_and_leaves_no_file(loopback, downloader, tmp_path):
+    url = loopback.add("/f.bin", BODY)
+    dest = tmp_path / "f.bin"
+    with pytest.raises(ChecksumError) as caught:
+        downloader.download(url, dest, sha256="0" * 64)
+    message = str(caught.value)
+    assert str(dest) in message and "0" * 64 in message and SHA in message
+    assert not any(tmp_path.glob("f.bin*"))
+
+
+def test_falls_back_to_a_mirror(loopback, downloader, tmp_path):
+    primary = loopback.add("/primary.bin", BODY)
+    mirror = loopback.add("/mirror.bin", BODY)
+    loopback.fail("/primary.bin", *[503] * 10)
+    assert downloader.download([primary, mirror], tmp_path / "f.bin", SHA).read_bytes() == BODY
+    assert loopback.hits["/primary.bin"] == downloader.retries + 1
+    assert loopback.hits["/mirror.bin"] == 1
+
+
+def test_client_errors_are_not_retried_and_name_url_and_status(loopback, downloader, tmp_path):
+    url = loopback.url("/missing.bin")
+    with pytest.raises(DownloadError) as caught:
+        downloader.download(url, tmp_path / "missing.bin")
+    assert caught.value.status == 404 and url in str(caught.value) and "404" in str(caught.value)
+    assert loopback.hits["/missing.bin"] == 1
+    assert not any(tmp_path.glob("missing.bin*"))
+
+
+def test_gives_up_after_the_retries(loopback, downloader, tmp_path):
+    url = loopback.add("/down.bin", BODY)
+    loopback.fail("/down.bin", *[502] * 10)
+    with pytest.raises(DownloadError, match="502"):
+        downloader.download(url, tmp_path / "down.bin")
+    assert loopback.hits["/down.bin"] == downloader.retries + 1
+
+
+def test_retry_after_is_honoured_when_small(loopback, tmp_path):
+    downloader = Downloader(backoff=30.0, retries=1, progress=False)  # backoff alone would stall
+    url = loopback.add("/api", b"ok")
+    loopback.fail("/api", 429, retry_after=0.01)
+    assert downloader.fetch(url) == b"ok"
+
+
+def test_fetch_caches_by_url_and_sorted_params(loopback, downloader):
+    url = loopback.add("/api", lambda query: f"{query['a']}-{query['b']}".encode())
+    assert downloader.fetch(url, {"a": 1, "b": 2}) == b"1-2"
+    assert downloader.fetch(url, {"b": 2, "a": 1}) == b"1-2"
+    assert loopback.hits["/api"] == 1
+    assert downloader.fetch(url, {"a": 1, "b": 3}) == b"1-3"
+    assert loopback.hits["/api"] == 2
+    request = FetchRequest.of(url, {"a": 1, "b": 2}, ".txt")
+    assert request.cache_path(downloader.cache_dir).name == request.key + ".txt"
+
+
+def test_fetch_retries_and_does_not_cache_failures(loopback, downloader):
+    url = loopback.add("/api", b"payload")
+    loopback.fail("/api", 500, 500)
+    assert downloader.fetch(url) == b"payload"
+    loopback.fail("/api", *[500] * 10)
+    assert downloader.fetch(url) == b"payload"  # cached: the failing server is not asked
+    assert loopback.hits["/api"] == 3
+
+
+def test_fetch_many_keeps_order_bounds_concurrency_and_reports_errors(tmp_path):
+    def answer(query: dict[str, str]) -> bytes | int:
+        return 404 if query["i"] == "3" else query["i"].encode()
+
+    downloader = Downloader(tmp_path, backoff=0.001, retries=1, max_workers=3, progress=False)
+    with LoopbackServer({"/item": answer}, delay=0.02) as server:
+        requests = [FetchRequest.of(server.url("/item"), {"i": i}) for i in range(12)]
+        results = list(downloader.fetch_many(requests))
+    assert [request for request, _ in results] == requests
+    assert [r for _, r in results if not isinstance(r, Exception)] == [
+        str(i).encode() for i in range(12) if i != 3
+    ]
+    error = results[3][1]
+    assert isinstance(error, DownloadError) and error.status == 404
+    assert 1 < server.max_in_flight <= 3
+
+
+def test_min_interval_spaces_requests_across_threads(loopback, tmp_path):
+    downloader = Downloader(tmp_path, min_interval=0.05, max_workers=4, progress=False)
+    url = loopback.add("/item", lambda query: b"x")
+    list(downloader.fetch_many(FetchRequest.of(url, {"i": i}) for i in range(5)))
+    times = sorted(request.time for request in loopback.requests)
+    assert min(b - a for a, b in pairwise(times)) >= 0.04
+
+
+def test_auth_is_sent_but_never_logged(caplog, tmp_path):
+    downloader = Downloader(backoff=0.001, retries=0, progress=False)
+    with LoopbackServer({"/secret": b"s"}, auth=("user", "s3cr3t-key")) as server:
+        url = server.url("/secret")
+        assert downloader.download(url, tmp_path / "ok", auth=("user", "s3cr3t-key")).exists()
+        with caplog.at_level(logging.DEBUG), pytest.raises(DownloadError) as caught:
+            downloader.download(url, tmp_path / "denied", auth=("user", "wrong-key"))
+    assert caught.value.status == 401
+    assert "wrong-key" not in str(caught.value) and "wrong-key" not in caplog.text
