@@ -103,10 +103,13 @@ class Lake:
         return path
 
     def delete(self, table: str, partition: str) -> None:
-        """Remove a partition if it exists."""
+        """Remove a partition if it exists, and its table's folder once it is empty."""
         folder = self.path(table, partition)
         if self.fs.exists(folder):
             self.fs.rm(folder, recursive=True)
+        table_folder = posixpath.join(self.root, table)
+        if self.fs.exists(table_folder) and not self.fs.ls(table_folder, detail=False):
+            self.fs.rmdir(table_folder)
 
     def _parts(self, folder: str) -> list[str]:
         if not self.fs.exists(folder):

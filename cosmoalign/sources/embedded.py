@@ -16,7 +16,6 @@ from cosmoalign.sources.base import RawItem
 from cosmoalign.sources.hst import HDF_URI, hst_cutouts
 from cosmoalign.sources.procedural import BANDS, render_galaxy, sample_params
 
-
 # Images per class in Galaxy10 DECaLS (17,736 in all): the embedded set keeps its imbalance so
 # that FLARE-style balancing has real work to do on the offline default.
 GALAXY10_CLASS_COUNTS = (1081, 1853, 2645, 2027, 334, 2043, 1829, 2628, 1423, 1873)

@@ -45,7 +45,7 @@ def test_failed_write_keeps_previous_partition(tmp_path):
 
 
 def test_missing_partition_names_table_and_partition(tmp_path):
-    with pytest.raises(FileNotFoundError, match="'t'.*'nope'"):
+    with pytest.raises(FileNotFoundError, match=r"'t'.*'nope'"):
         list(Lake(str(tmp_path)).iter_batches("t", "nope"))
 
 

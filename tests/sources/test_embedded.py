@@ -125,7 +125,9 @@ def test_options_size_and_no_hst() -> None:
     assert decode_payload(only_hst[0].payload, "npy").shape == (64, 64, 3)
 
 
-@pytest.mark.parametrize("kwargs", [{"total": -1}, {"min_per_class": -1}, {"seed": -1}, {"size": 8}])
+@pytest.mark.parametrize(
+    "kwargs", [{"total": -1}, {"min_per_class": -1}, {"seed": -1}, {"size": 8}]
+)
 def test_rejects_bad_arguments(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         EmbeddedSource(**kwargs)
