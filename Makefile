@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-ENV := DAGSTER_HOME=$(CURDIR) DAGSTER_MODULE_NAME=pipeline.definitions \
+ENV = DAGSTER_HOME=$(CURDIR) DAGSTER_MODULE_NAME=pipeline.definitions \
        COSMOALIGN_DAGSTER_DIR=$(CURDIR)/.dagster
 
 .PHONY: setup demo test ui lint bench clean
@@ -30,7 +30,7 @@ test: $(STAMP)
 	$(ENV) $(BIN)/python -m pytest -q
 
 ui: $(STAMP)
-	$(ENV) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	env -u DAGSTER_MODULE_NAME $(ENV) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -45,10 +45,19 @@ class Lake:
         return bool(self._parts(self.path(table, partition)))
 
     def writer(
-        self, table: str, partition: str, schema: pa.Schema, rows_per_part: int = 2048
+        self,
+        table: str,
+        partition: str,
+        schema: pa.Schema,
+        rows_per_part: int = 2048,
+        bytes_per_part: int = 64 * 2**20,
     ) -> PartitionWriter:
-        """Open an atomic writer for one partition (use as a context manager)."""
-        return PartitionWriter(self, table, partition, schema, rows_per_part)
+        """Open an atomic writer for one partition (use as a context manager).
+
+        A part is flushed when it reaches ``rows_per_part`` rows or ``bytes_per_part`` bytes of
+        Arrow data, whichever comes first, so memory stays bounded for image-sized rows.
+        """
+        return PartitionWriter(self, table, partition, schema, rows_per_part, bytes_per_part)
 
     def write_table(self, table: str, partition: str, data: pa.Table) -> WriteSummary:
         """Write a whole in-memory table as one partition, atomically."""
@@ -125,25 +134,53 @@ class Lake:
             self.fs.rm(old, recursive=True)
 
 
+class _HashSink:
+    """A write-only file object that feeds everything written to it into a hash."""
+
+    closed = False
+
+    def __init__(self, digest: hashlib._Hash) -> None:
+        self.digest = digest
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
 class PartitionWriter:
     """Writes one partition in parts into a staging folder; commits on a clean exit.
 
-    The content hash covers the rows in write order (Arrow IPC of each batch), so a deterministic
-    pipeline gives the same hash on every re-materialization regardless of Parquet file metadata.
+    The content hash covers the rows in write order (the Arrow IPC stream of each part, streamed
+    into the hash without a copy), so a deterministic pipeline gives the same hash on every
+    re-materialization regardless of Parquet file metadata.
     """
 
     def __init__(
-        self, lake: Lake, table: str, partition: str, schema: pa.Schema, rows_per_part: int
+        self,
+        lake: Lake,
+        table: str,
+        partition: str,
+        schema: pa.Schema,
+        rows_per_part: int,
+        bytes_per_part: int,
     ) -> None:
         self.lake = lake
         self.schema = schema
         self.rows_per_part = rows_per_part
+        self.bytes_per_part = bytes_per_part
         self.final = lake.path(table, partition)
         self.staging = posixpath.join(
             lake.root, table, f".staging-{partition}-{uuid.uuid4().hex[:8]}"
         )
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
+        self._pending_bytes = 0
         self._parts = 0
         self._rows = 0
         self._hash = hashlib.sha256()
@@ -166,23 +203,26 @@ class PartitionWriter:
         for batch in table.to_batches():
             self._pending.append(batch)
             self._pending_rows += batch.num_rows
-            if self._pending_rows >= self.rows_per_part:
+            self._pending_bytes += batch.nbytes
+            if (
+                self._pending_rows >= self.rows_per_part
+                or self._pending_bytes >= self.bytes_per_part
+            ):
                 self._flush()
 
     def _flush(self) -> None:
         if not self._pending:
             return
-        table = pa.Table.from_batches(self._pending, schema=self.schema).combine_chunks()
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, self.schema) as ipc:
-            ipc.write_table(table)
-        self._hash.update(sink.getvalue().to_pybytes())
+        table = pa.Table.from_batches(self._pending, schema=self.schema)
+        with pa.ipc.new_stream(pa.PythonFile(_HashSink(self._hash), mode="w"), self.schema) as ipc:
+            for batch in self._pending:
+                ipc.write_batch(batch)
         path = posixpath.join(self.staging, f"part-{self._parts:05d}.parquet")
         with self.lake.fs.open(path, "wb") as handle:
             pq.write_table(table, handle, compression="zstd")
         self._parts += 1
         self._rows += table.num_rows
-        self._pending, self._pending_rows = [], 0
+        self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
 
     def __exit__(
         self,

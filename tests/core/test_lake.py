@@ -56,3 +56,13 @@ def test_empty_partition_keeps_schema(tmp_path):
     table = lake.read("t", "empty")
     assert table.num_rows == 0
     assert table.schema.names == ["object_id", "value"]
+
+
+def test_large_rows_flush_by_bytes_not_rows(tmp_path):
+    schema = pa.schema([("object_id", pa.string()), ("blob", pa.large_binary())])
+    lake = Lake(str(tmp_path))
+    with lake.writer("blobs", "p", schema, rows_per_part=1000, bytes_per_part=3 * 2**20) as w:
+        for i in range(10):
+            w.write_rows([{"object_id": str(i), "blob": bytes([i]) * 2**20}])
+    assert w.summary.parts == 4  # a part closes once its third 1 MiB row crosses 3 MiB
+    assert lake.read("blobs", "p").column("object_id").to_pylist() == [str(i) for i in range(10)]
