@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,34 +74,56 @@ def validate(pixels: np.ndarray, config: CurationConfig) -> None:
         raise Rejected("empty image: every pixel has the same value")
 
 
+@dataclass(frozen=True)
+class _Decoded:
+    digest: str
+    png: bytes
+    width: int
+    height: int
+
+
+def _decode_and_render(row: dict, config: CurationConfig) -> _Decoded:
+    """The per-row heavy work: decode, validate, hash the pixels and encode RGB as PNG."""
+    if row["error"]:
+        raise Rejected(f"fetch failed: {row['error']}")
+    pixels = decode_payload(row["payload"], row["payload_format"])
+    validate(pixels, config)
+    digest = hashlib.sha256(f"{pixels.dtype}{pixels.shape}".encode() + pixels.tobytes())
+    rgb = to_rgb8(pixels, row["bands"] or "")
+    return _Decoded(digest.hexdigest(), encode_png(rgb), rgb.shape[1], rgb.shape[0])
+
+
+def _try_decode(row: dict, config: CurationConfig) -> _Decoded | Rejected | DecodeError:
+    try:
+        return _decode_and_render(row, config)
+    except (Rejected, DecodeError) as exc:
+        return exc
+
+
 def curate_batch(
     raw: pa.RecordBatch,
     config: CurationConfig,
     seen_hashes: dict[str, str],
     report: CurationReport,
+    pool: Executor | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Curate one raw batch into image rows (split left empty) and quarantine rows.
 
-    ``seen_hashes`` maps pixel-content hashes to the first object id with that content, across
-    batches, so exact duplicates are quarantined with a pointer to the copy that was kept.
+    Rows are decoded and PNG-encoded on ``pool`` when given (Pillow and NumPy release the GIL, so
+    threads use every core); de-duplication then runs in row order, so the result is the same
+    with or without a pool. ``seen_hashes`` maps pixel-content hashes to the first object id with
+    that content, across batches, so an exact duplicate is quarantined naming the copy kept.
     """
+    rows = raw.to_pylist()
+    mapper = pool.map if pool is not None else map
+    outcomes = list(mapper(_try_decode, rows, [config] * len(rows)))
     accepted: list[dict] = []
     rejected: list[dict] = []
-    for row in raw.to_pylist():
-        try:
-            if row["error"]:
-                raise Rejected(f"fetch failed: {row['error']}")
-            pixels = decode_payload(row["payload"], row["payload_format"])
-            validate(pixels, config)
-            digest = hashlib.sha256(
-                f"{pixels.dtype}{pixels.shape}".encode() + pixels.tobytes()
-            ).hexdigest()
-            if digest in seen_hashes:
-                raise Rejected(f"exact duplicate of {seen_hashes[digest]}")
-            seen_hashes[digest] = row["object_id"]
-            rgb = to_rgb8(pixels, row["bands"] or "")
-        except (Rejected, DecodeError) as exc:
-            stage = "decode" if isinstance(exc, DecodeError) else "validate"
+    for row, outcome in zip(rows, outcomes, strict=True):
+        if isinstance(outcome, _Decoded) and outcome.digest in seen_hashes:
+            outcome = Rejected(f"exact duplicate of {seen_hashes[outcome.digest]}")
+        if not isinstance(outcome, _Decoded):
+            stage = "decode" if isinstance(outcome, DecodeError) else "validate"
             report.rejected[stage] += 1
             rejected.append(
                 {
@@ -108,10 +131,11 @@ def curate_batch(
                     "source": row["source"],
                     "source_file": row["source_file"],
                     "stage": stage,
-                    "reason": str(exc),
+                    "reason": str(outcome),
                 }
             )
             continue
+        seen_hashes[outcome.digest] = row["object_id"]
         report.accepted += 1
         report.per_class[row["label_name"] or "unlabelled"] += 1
         accepted.append(
@@ -123,9 +147,9 @@ def curate_batch(
                 "label_name": row["label_name"],
                 "ra": row["ra"],
                 "dec": row["dec"],
-                "image_png": encode_png(rgb),
-                "width": rgb.shape[1],
-                "height": rgb.shape[0],
+                "image_png": outcome.png,
+                "width": outcome.width,
+                "height": outcome.height,
                 "bands": row["bands"],
                 "provenance": ORIGINAL,
             }

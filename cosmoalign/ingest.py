@@ -6,6 +6,8 @@ Each driver streams through the lake in bounded batches and returns what it wrot
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 
@@ -69,12 +71,17 @@ class CurationResult:
 
 
 def curate_partition(
-    lake: Lake, partition: str, config: CurationConfig | None = None, batch_size: int = 256
+    lake: Lake,
+    partition: str,
+    config: CurationConfig | None = None,
+    batch_size: int = 256,
+    workers: int | None = None,
 ) -> CurationResult:
     """Decode, validate, dedupe and split one raw partition.
 
     Pass 1 writes accepted rows to a work table and rejects to the quarantine; the stratified
     split needs every accepted id, so pass 2 fills ``split`` and commits ``curated_images``.
+    Decoding and PNG encoding run on ``workers`` threads (default: one per CPU).
     """
     config = config or CurationConfig()
     report = CurationReport()
@@ -84,9 +91,10 @@ def curate_partition(
         lake.writer(_UNSPLIT_TABLE, partition, IMAGE_SCHEMA) as staged,
         lake.writer(QUARANTINE_TABLE, partition, QUARANTINE_SCHEMA) as quarantine,
         tqdm(total=total, desc=f"curate {partition}", unit="img", mininterval=2.0) as bar,
+        ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool,
     ):
         for raw in lake.iter_batches(RAW_TABLE, partition, batch_size=batch_size):
-            accepted, rejected = curate_batch(raw, config, seen, report)
+            accepted, rejected = curate_batch(raw, config, seen, report, pool)
             staged.write_rows(accepted)
             quarantine.write_rows(rejected)
             bar.update(raw.num_rows)

@@ -121,3 +121,20 @@ def test_splits_are_stratified_and_rerun_gives_same_hash(lake):
         (1, "test"): 2,
     }
     assert not any(name.startswith("_work") for name in lake.fs.ls(lake.root, detail=False))
+
+
+def test_thread_pool_gives_the_same_rows_as_sequential(lake):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cosmoalign.curate import CurationReport, curate_batch
+
+    rows = [_raw(f"g-{i}", npy_bytes(_galaxy(i % 7)), "npy", label=i % 2) for i in range(21)]
+    _write_raw(lake, rows)
+    [batch] = list(lake.iter_batches(RAW_TABLE, "p", batch_size=100))
+    sequential = curate_batch(batch, CurationConfig(), {}, CurationReport())
+    with ThreadPoolExecutor(4) as pool:
+        threaded = curate_batch(batch, CurationConfig(), {}, CurationReport(), pool)
+    assert threaded == sequential
+    accepted, rejected = sequential
+    assert [r["object_id"] for r in accepted] == [f"g-{i}" for i in range(7)]
+    assert rejected[0]["reason"] == "exact duplicate of g-0"
