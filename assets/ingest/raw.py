@@ -4,7 +4,7 @@ from collections import Counter
 
 import dagster as dg
 
-from assets.metadata import counts_table, write_summary_metadata
+from assets.metadata import counts_table, raw_sample_grid, write_summary_metadata
 from assets.partitions import DATASETS
 from cosmoalign.ingest import RAW_TABLE, ingest_source
 from resources import LakeResource, SurveySources
@@ -34,6 +34,7 @@ def raw_images(
             **write_summary_metadata(summary),
             "fetch_failures": dg.MetadataValue.int(failed),
             "per_class": counts_table({"raw": per_class}),
+            **raw_sample_grid(store, dataset, f"raw_images/{dataset}", len(source.class_names())),
         },
         data_version=dg.DataVersion(summary.content_hash),
     )

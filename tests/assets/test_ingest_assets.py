@@ -1,6 +1,7 @@
 """The data half of the graph materialized for real: Dagster instance, lake, Parquet, FITS."""
 
 import shutil
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -64,6 +65,11 @@ def test_corrupt_files_are_quarantined_and_the_partition_lands(tmp_path):
         }
         assert set(reasons) == {"local-spirals/corrupt", "local-smooth/truncated"}
         assert "truncated" in reasons["local-spirals/corrupt"].lower()
+
+        for asset in ("raw_images", "curated_images", "balanced_images"):
+            grid = _metadata(result, asset)["sample_grid_path"].value
+            assert Path(grid).read_bytes().startswith(b"\x89PNG"), asset
+            assert "data:image/png;base64," in _metadata(result, asset)["sample_grid"].value
 
         balanced_meta = _metadata(result, "balanced_images")
         assert balanced_meta["dagster/row_count"].value == 20
