@@ -19,9 +19,19 @@ def image_grid(
     for row, (name, images) in enumerate(samples.items()):
         draw.text((4, row * tile + tile // 2 - 6), name[:24], fill="black")
         for column, data in enumerate(images):
-            with Image.open(io.BytesIO(data)) as image:
-                thumb = image.convert("RGB").resize((tile, tile), Image.Resampling.LANCZOS)
-            canvas.paste(thumb, (label_width + column * tile, row * tile))
+            canvas.paste(_thumbnail(data, tile), (label_width + column * tile, row * tile))
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+def thumbnail_png(data: bytes, size: int = 64) -> bytes:
+    """A small PNG thumbnail of an encoded image."""
+    buffer = io.BytesIO()
+    _thumbnail(data, size).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _thumbnail(data: bytes, size: int) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)

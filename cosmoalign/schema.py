@@ -47,3 +47,16 @@ QUARANTINE_SCHEMA = pa.schema(
 
 ORIGINAL = "original"
 """Provenance of a row that came straight from its survey (augmented rows name their parent)."""
+
+CAPTION_SCHEMA = pa.schema(
+    [
+        pa.field("object_id", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("label_name", pa.string()),
+        pa.field("description", pa.string(), nullable=False),
+        pa.field("caption", pa.string(), nullable=False),
+        pa.field("captioner", pa.string(), nullable=False),
+        pa.field("captioner_version", pa.string(), nullable=False),
+        pa.field("prompt_hash", pa.string(), nullable=False),
+    ]
+)

@@ -9,8 +9,10 @@ import os
 
 import dagster as dg
 
+from assets.captions import captions, symbols
 from assets.ingest import balanced, curated, raw
-from pipeline.jobs import finetune, ingest
+from pipeline.jobs import finetune, ingest, recaption
+from pipeline.schedules import weekly_recaption
 from resources import LakeResource, SurveySources
 
 RESOURCES_LOCAL = {"lake": LakeResource(), "sources": SurveySources()}
@@ -21,7 +23,8 @@ RESOURCES_PROD = {
 RESOURCES_BY_ENV = {"local": RESOURCES_LOCAL, "prod": RESOURCES_PROD}
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([raw, curated, balanced]),
-    jobs=[finetune, ingest],
+    assets=dg.load_assets_from_modules([raw, curated, balanced, captions, symbols]),
+    jobs=[finetune, ingest, recaption],
+    schedules=[weekly_recaption],
     resources=RESOURCES_BY_ENV[os.environ.get("COSMOALIGN_ENV", "local")],
 )

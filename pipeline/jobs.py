@@ -22,3 +22,10 @@ ingest = dg.define_asset_job(
     tags=DEFAULT_PARTITION_TAG,
     description="Download, curate and class-balance one dataset.",
 )
+
+recaption = dg.define_asset_job(
+    "recaption",
+    selection=dg.AssetSelection.assets("captions"),
+    tags=DEFAULT_PARTITION_TAG,
+    description="Caption again only the rows whose captioner version or prompt is stale.",
+)

@@ -29,7 +29,7 @@ def test_finetune_runs_on_the_embedded_default_into_the_repo_instance(tmp_path):
         run = record.dagster_run
         assert (run.job_name, run.status) == ("finetune", dg.DagsterRunStatus.SUCCESS)
         assert run.tags["dagster/partition"] == "embedded"
-        for asset in ("raw_images", "curated_images", "balanced_images"):
+        for asset in ("raw_images", "curated_images", "balanced_images", "captions", "symbols"):
             event = instance.get_latest_materialization_event(dg.AssetKey(asset))
             assert event.run_id == run.run_id
             assert event.asset_materialization.partition == "embedded"
@@ -39,8 +39,10 @@ def test_finetune_runs_on_the_embedded_default_into_the_repo_instance(tmp_path):
     assert (lake / "balanced_images" / "embedded" / "part-00000.parquet").exists()
     assert sorted(p.name for p in lake.iterdir() if not p.name.startswith("raw_files")) == [
         "balanced_images",
+        "captions",
         "curated_images",
         "previews",
         "quarantine",
         "raw_images",
+        "symbols",
     ]

@@ -5,7 +5,7 @@ from pipeline.definitions import defs
 
 
 def test_jobs_default_to_the_embedded_partition():
-    for name in ("finetune", "ingest"):
+    for name in ("finetune", "ingest", "recaption"):
         job = defs.resolve_job_def(name)
         assert job.tags["dagster/partition"] == "embedded"
         assert job.partitions_def == DATASETS
@@ -29,6 +29,8 @@ def test_lineage_runs_raw_to_curated_to_balanced():
     }
     assert parents["curated_images"] == {"raw_images"}
     assert parents["balanced_images"] == {"curated_images"}
+    assert parents["captions"] == {"balanced_images", "curated_images"}
+    assert parents["symbols"] == {"curated_images"}
 
 
 def test_asset_checks_are_declared():
@@ -40,5 +42,7 @@ def test_asset_checks_are_declared():
         ("curated_images", "quarantine_rate"),
         ("balanced_images", "class_balance"),
         ("balanced_images", "no_eval_leakage"),
+        ("captions", "no_empty_caption"),
+        ("captions", "duplicate_caption_rate"),
     }
     assert isinstance(defs, dg.Definitions)

@@ -85,7 +85,9 @@ def test_web_ui_shows_materialized_assets_with_lineage(tmp_path):
         "raw_images": [],
         "curated_images": ["raw_images"],
         "balanced_images": ["curated_images"],
+        "captions": ["balanced_images", "curated_images"],
+        "symbols": ["curated_images"],
     }
-    for node in nodes.values():
-        [materialization] = node["assetMaterializations"]
+    for name in ("raw_images", "curated_images", "balanced_images"):
+        [materialization] = nodes[name]["assetMaterializations"]
         assert materialization == {"runId": result.run_id, "partition": "embedded"}

@@ -1,0 +1,1 @@
+"""Text and symbols for the images: captions, region descriptions, schematic symbols."""

@@ -1,0 +1,102 @@
+"""``captions``: a description per image from the configured captioner, joined with label text."""
+
+import base64
+import statistics
+
+import dagster as dg
+
+from assets.metadata import write_summary_metadata
+from assets.partitions import DATASETS
+from cosmoalign.captions.factory import build_captioner
+from cosmoalign.captions.table import CAPTIONS_TABLE, caption_partition
+from cosmoalign.preview import thumbnail_png
+from resources import LakeResource
+
+
+class CaptionParams(dg.Config):
+    """Which captioner writes the descriptions."""
+
+    captioner: str = "morphology"
+    """``morphology`` (offline default), ``blip`` or ``mllm``."""
+    model: str = ""
+    """A Hugging Face model id or local path for ``blip``/``mllm``."""
+    prompt: str = ""
+    """BLIP's conditional prefix or the MLLM prompt version; empty keeps the backend default."""
+    batch_size: int = 32
+    seed: int = 0
+    max_duplicate_rate: float = 0.2
+
+
+@dg.asset(
+    partitions_def=DATASETS,
+    group_name="captions",
+    kinds={"parquet"},
+    code_version="1",
+    deps=["balanced_images", "curated_images"],
+    check_specs=[
+        dg.AssetCheckSpec("no_empty_caption", asset="captions"),
+        dg.AssetCheckSpec("duplicate_caption_rate", asset="captions"),
+    ],
+    description="One caption per training and held-out image: label text plus a generated "
+    "description, stamped with captioner name, version and prompt hash. Only missing or stale "
+    "rows are captioned again.",
+)
+def captions(
+    context: dg.AssetExecutionContext, config: CaptionParams, lake: LakeResource
+) -> dg.MaterializeResult:
+    """Caption one dataset, reusing every row whose captioner is still current."""
+    dataset = context.partition_key
+    store = lake.open()
+    captioner = build_captioner(
+        config.captioner, config.model, config.prompt, config.batch_size, config.seed
+    )
+
+    def progress(done: int, rate: float) -> None:
+        context.log.info(f"captioned {done} rows ({rate:.1f} rows/s)")
+
+    result = caption_partition(store, dataset, captioner, config.batch_size, progress)
+    table = store.read(CAPTIONS_TABLE, dataset, columns=["object_id", "caption", "description"])
+    texts = table.column("caption").to_pylist()
+    empty = sum(not description.strip() for description in table.column("description").to_pylist())
+    duplicate_rate = 1 - len(set(texts)) / len(texts) if texts else 0.0
+    words = [len(text.split()) for text in texts] or [0]
+    info = captioner.info
+    return dg.MaterializeResult(
+        metadata={
+            **write_summary_metadata(result.summary),
+            "captioned": dg.MetadataValue.int(result.captioned),
+            "reused": dg.MetadataValue.int(result.reused),
+            "captioner": dg.MetadataValue.text(f"{info.name} {info.version} ({info.prompt_hash})"),
+            "caption_words": dg.MetadataValue.json(
+                {"min": min(words), "median": statistics.median(words), "max": max(words)}
+            ),
+            "samples": _sample_table(
+                store, dataset, dict(zip(table.column("object_id").to_pylist(), texts, strict=True))
+            ),
+        },
+        data_version=dg.DataVersion(result.summary.content_hash),
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="no_empty_caption", passed=empty == 0, metadata={"empty": empty}
+            ),
+            dg.AssetCheckResult(
+                check_name="duplicate_caption_rate",
+                passed=duplicate_rate <= config.max_duplicate_rate,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"rate": duplicate_rate, "limit": config.max_duplicate_rate},
+            ),
+        ],
+    )
+
+
+def _sample_table(
+    store, dataset: str, caption_by_id: dict[str, str], n: int = 8
+) -> dg.MetadataValue:
+    """A markdown table of sample thumbnails with their captions."""
+    lines = ["| image | object | caption |", "|---|---|---|"]
+    batch = next(store.iter_batches("balanced_images", dataset, ["object_id", "image_png"], 64))
+    for row in batch.to_pylist()[:n]:
+        thumb = base64.b64encode(thumbnail_png(row["image_png"], 64)).decode()
+        caption = caption_by_id.get(row["object_id"], "").replace("|", "/")
+        lines.append(f"| ![](data:image/png;base64,{thumb}) | {row['object_id']} | {caption} |")
+    return dg.MetadataValue.md("\n".join(lines))

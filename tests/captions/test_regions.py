@@ -1,0 +1,44 @@
+"""Rule-based regions: boxes inside the image, companions and stars where rendered."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cosmoalign.captions.regions import describe_regions
+from tests.captions.test_measure import SIZE, render
+
+
+def _texts(image: np.ndarray) -> list[str]:
+    return [r.text for r in describe_regions(image)]
+
+
+def test_boxes_and_scores_are_valid() -> None:
+    for class_id in range(10):
+        regions = describe_regions(render(class_id, 30 + class_id)[1])
+        assert regions and regions[0].text == "the whole galaxy"
+        for region in regions:
+            x0, y0, x1, y1 = region.box
+            assert 0 <= x0 < x1 <= SIZE and 0 <= y0 < y1 <= SIZE
+            assert 0.0 <= region.score <= 1.0
+
+
+def test_merger_has_a_companion() -> None:
+    found = ["a companion galaxy" in _texts(render(1, seed, n_stars=0)[1]) for seed in range(6)]
+    assert sum(found) >= 5
+
+
+def test_stars_found_only_when_rendered() -> None:
+    with_stars = ["a foreground star" in _texts(render(3, seed, n_stars=3)[1]) for seed in range(6)]
+    without = ["a foreground star" in _texts(render(3, seed, n_stars=0)[1]) for seed in range(6)]
+    assert sum(with_stars) >= 5
+    assert not any(without)
+
+
+def test_smooth_galaxy_has_no_arms_or_bar_but_spiral_has_arms() -> None:
+    smooth = _texts(render(2, 4, n_stars=0)[1])
+    assert "spiral arms" not in smooth and "an elongated central bar" not in smooth
+    assert "spiral arms" in _texts(render(5, 4, n_stars=0)[1])
+
+
+def test_empty_image_has_no_regions() -> None:
+    assert describe_regions(np.zeros((48, 48, 3), np.uint8)) == []

@@ -1,0 +1,73 @@
+"""The recaption job and its weekly schedule against a real instance."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+
+from assets.captions import captions, symbols
+from assets.ingest import balanced, curated, raw
+from pipeline.definitions import defs
+from pipeline.schedules import weekly_recaption
+from resources import LakeResource, SurveySources
+from resources.sources import EmbeddedConfig
+from tests.dagster_env import repo_instance
+
+MONDAY = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+
+def _materialize_all(instance, lake_root: str) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        dg.load_assets_from_modules([raw, curated, balanced, captions, symbols]),
+        partition_key="embedded",
+        instance=instance,
+        resources={
+            "lake": LakeResource(root=lake_root),
+            "sources": SurveySources(
+                embedded=EmbeddedConfig(total=0, min_per_class=10, size=48, include_hst=False)
+            ),
+        },
+    )
+
+
+def _latest(instance, asset: str):
+    return instance.get_latest_materialization_event(dg.AssetKey(asset)).asset_materialization
+
+
+@pytest.mark.slow
+def test_schedule_requests_one_run_per_captioned_dataset_and_recaption_reuses_current_rows(
+    tmp_path, monkeypatch
+):
+    lake_root = str(tmp_path / "lake")
+    monkeypatch.setenv("COSMOALIGN_HOME", lake_root)  # the job's default lake resource
+    with repo_instance(tmp_path / "dagster") as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=MONDAY)
+        skipped = weekly_recaption(context)
+        assert isinstance(skipped, dg.SkipReason)
+
+        first = _materialize_all(instance, lake_root)
+        assert first.success
+        captioned = _latest(instance, "captions")
+        assert (
+            captioned.metadata["captioned"].value == captioned.metadata["dagster/row_count"].value
+        )
+        symbol_rows = _latest(instance, "symbols").metadata["dagster/row_count"].value
+        assert symbol_rows == 10
+
+        requests = weekly_recaption(
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=MONDAY)
+        )
+        assert [(r.partition_key, r.run_key, r.job_name) for r in requests] == [
+            ("embedded", "recaption-embedded-2026-W48", None)
+        ]
+
+        run = defs.resolve_job_def("recaption").execute_in_process(
+            instance=instance, partition_key="embedded"
+        )
+        assert run.success
+        again = _latest(instance, "captions")
+        assert again.metadata["captioned"].value == 0
+        assert again.metadata["reused"].value == captioned.metadata["dagster/row_count"].value
+        assert again.tags["dagster/data_version"] == captioned.tags["dagster/data_version"]
+        checks = {c.check_name: c.passed for c in first.get_asset_check_evaluations()}
+        assert checks["no_empty_caption"] and checks["duplicate_caption_rate"]
