@@ -14,10 +14,10 @@ from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.preview import image_grid
 
 
-def counts_table(columns: Mapping[str, Mapping[str, int]]) -> dg.MetadataValue:
-    """A markdown table of counts: one row per class, one column per named count."""
+def counts_table(columns: Mapping[str, Mapping[str, int]], key: str = "class") -> dg.MetadataValue:
+    """A markdown table of counts: one row per ``key`` (a class), one column per named count."""
     names = sorted({name for counts in columns.values() for name in counts})
-    header = "| class | " + " | ".join(columns) + " |"
+    header = f"| {key} | " + " | ".join(columns) + " |"
     rule = "|---|" + "---:|" * len(columns)
     rows = [
         f"| {name} | " + " | ".join(str(counts.get(name, 0)) for counts in columns.values()) + " |"

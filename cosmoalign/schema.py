@@ -60,3 +60,14 @@ CAPTION_SCHEMA = pa.schema(
         pa.field("prompt_hash", pa.string(), nullable=False),
     ]
 )
+
+REGION_SCHEMA = pa.schema(
+    [
+        pa.field("object_id", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("boxes", pa.list_(pa.list_(pa.int32(), 4)), nullable=False),
+        pa.field("texts", pa.list_(pa.string()), nullable=False),
+        pa.field("scores", pa.list_(pa.float32()), nullable=False),
+        pa.field("method", pa.string(), nullable=False),
+    ]
+)

@@ -9,7 +9,7 @@ import os
 
 import dagster as dg
 
-from assets.captions import captions, symbols
+from assets.captions import captions, regions, symbols
 from assets.ingest import balanced, curated, raw
 from pipeline.jobs import finetune, ingest, recaption
 from pipeline.schedules import weekly_recaption
@@ -23,7 +23,7 @@ RESOURCES_PROD = {
 RESOURCES_BY_ENV = {"local": RESOURCES_LOCAL, "prod": RESOURCES_PROD}
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([raw, curated, balanced, captions, symbols]),
+    assets=dg.load_assets_from_modules([raw, curated, balanced, captions, regions, symbols]),
     jobs=[finetune, ingest, recaption],
     schedules=[weekly_recaption],
     resources=RESOURCES_BY_ENV[os.environ.get("COSMOALIGN_ENV", "local")],

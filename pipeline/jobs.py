@@ -25,7 +25,7 @@ ingest = dg.define_asset_job(
 
 recaption = dg.define_asset_job(
     "recaption",
-    selection=dg.AssetSelection.assets("captions"),
+    selection=dg.AssetSelection.assets("captions", "regions"),
     tags=DEFAULT_PARTITION_TAG,
     description="Caption again only the rows whose captioner version or prompt is stale.",
 )

@@ -44,7 +44,7 @@ class Source:
     @property
     def effective_radius(self) -> float:
         """Radius of a disc of uniform peak brightness holding the flux: ~PSF size for stars."""
-        return float(np.sqrt(self.flux / (np.pi * max(self.peak_sigma, 1e-9))))
+        return float(np.sqrt(max(self.flux, 0.0) / (np.pi * max(self.peak_sigma, 1e-9))))
 
 
 @dataclass(frozen=True)

@@ -45,17 +45,16 @@ def _core_and_disc(seg: Segmentation, m: Morphology, main: np.ndarray) -> list[R
     """The bright centre (above half the peak) and the body within twice the half-light radius."""
     px, py = seg.main.peak
     core, _ = ndimage.label(main & (seg.smooth >= 0.5 * seg.smooth[py, px]))
-    core = core == core[py, px]
+    core = (core == core[py, px]) & (core > 0)
     total = max(seg.flux[main].sum(), 1e-12)
     core_share = _clip(seg.flux[core].sum() / total)
     core_text = "the bright central bulge" if m.concentration >= 3.0 else "the bright core"
     radius = elliptical_radius(main.shape, m.center, m.ellipticity, m.position_angle)
     body = main & (radius <= 2 * m.r_half)
     disc_text = "the outer disc" if m.concentration < 3.0 else "the diffuse outer envelope"
-    return [
-        Region(_box(core), core_text, core_share),
-        Region(_box(body), disc_text, _clip(1 - core_share)),
-    ]
+    parts = [(core, core_text, core_share), (body, disc_text, _clip(1 - core_share))]
+    # On irregular sources the peak can sit outside the main mask, or r_half be undefined.
+    return [Region(_box(mask), text, score) for mask, text, score in parts if mask.any()]
 
 
 def _bar(seg: Segmentation, m: Morphology, main: np.ndarray) -> list[Region]:

@@ -42,3 +42,18 @@ def test_smooth_galaxy_has_no_arms_or_bar_but_spiral_has_arms() -> None:
 
 def test_empty_image_has_no_regions() -> None:
     assert describe_regions(np.zeros((48, 48, 3), np.uint8)) == []
+
+
+def test_real_hst_cutouts_get_well_formed_regions() -> None:
+    """Real, irregular sources once crashed the core box (the peak fell outside the mask)."""
+    import warnings
+
+    from cosmoalign.sources.hst import hst_cutouts
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for cutout in hst_cutouts(size=128, max_items=120):
+            for region in describe_regions(cutout.image):
+                x0, y0, x1, y1 = region.box
+                assert 0 <= x0 < x1 <= 128 and 0 <= y0 < y1 <= 128, cutout.object_id
+                assert 0.0 <= region.score <= 1.0

@@ -29,7 +29,14 @@ def test_finetune_runs_on_the_embedded_default_into_the_repo_instance(tmp_path):
         run = record.dagster_run
         assert (run.job_name, run.status) == ("finetune", dg.DagsterRunStatus.SUCCESS)
         assert run.tags["dagster/partition"] == "embedded"
-        for asset in ("raw_images", "curated_images", "balanced_images", "captions", "symbols"):
+        for asset in (
+            "raw_images",
+            "curated_images",
+            "balanced_images",
+            "captions",
+            "regions",
+            "symbols",
+        ):
             event = instance.get_latest_materialization_event(dg.AssetKey(asset))
             assert event.run_id == run.run_id
             assert event.asset_materialization.partition == "embedded"
@@ -44,5 +51,6 @@ def test_finetune_runs_on_the_embedded_default_into_the_repo_instance(tmp_path):
         "previews",
         "quarantine",
         "raw_images",
+        "regions",
         "symbols",
     ]

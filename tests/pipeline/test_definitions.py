@@ -31,6 +31,15 @@ def test_lineage_runs_raw_to_curated_to_balanced():
     assert parents["balanced_images"] == {"curated_images"}
     assert parents["captions"] == {"balanced_images", "curated_images"}
     assert parents["symbols"] == {"curated_images"}
+    assert parents["regions"] == {"balanced_images", "curated_images"}
+
+
+def test_recaption_job_and_its_weekly_schedule():
+    job = defs.resolve_job_def("recaption")
+    keys = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+    assert keys == {"captions", "regions"}
+    schedule = defs.resolve_schedule_def("weekly_recaption")
+    assert (schedule.cron_schedule, schedule.job_name) == ("0 3 * * 1", "recaption")
 
 
 def test_asset_checks_are_declared():

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
-from assets.captions import captions, symbols
+from assets.captions import captions, regions, symbols
 from assets.ingest import balanced, curated, raw
 from pipeline.definitions import defs
 from pipeline.schedules import weekly_recaption
@@ -18,7 +18,7 @@ MONDAY = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
 def _materialize_all(instance, lake_root: str) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        dg.load_assets_from_modules([raw, curated, balanced, captions, symbols]),
+        dg.load_assets_from_modules([raw, curated, balanced, captions, regions, symbols]),
         partition_key="embedded",
         instance=instance,
         resources={
@@ -71,3 +71,26 @@ def test_schedule_requests_one_run_per_captioned_dataset_and_recaption_reuses_cu
         assert again.tags["dagster/data_version"] == captioned.tags["dagster/data_version"]
         checks = {c.check_name: c.passed for c in first.get_asset_check_evaluations()}
         assert checks["no_empty_caption"] and checks["duplicate_caption_rate"]
+
+
+@pytest.mark.slow
+def test_regions_cover_every_captioned_image_with_boxes_inside_it(tmp_path):
+    import pyarrow.compute as pc
+
+    from cosmoalign.lake import Lake
+
+    lake_root = str(tmp_path / "lake")
+    with repo_instance(tmp_path / "dagster") as instance:
+        assert _materialize_all(instance, lake_root).success
+    lake = Lake(lake_root)
+    regions_table = lake.read("regions", "embedded").to_pylist()
+    caption_ids = lake.read("captions", "embedded").column("object_id").to_pylist()
+    assert [row["object_id"] for row in regions_table] == caption_ids
+    for row in regions_table:
+        assert not row["texts"] or row["texts"][0] == "the whole galaxy"
+        assert len(row["boxes"]) == len(row["texts"]) == len(row["scores"])
+        for x0, y0, x1, y1 in row["boxes"]:
+            assert 0 <= x0 < x1 <= 48 and 0 <= y0 < y1 <= 48
+    assert pc.sum(
+        pc.list_value_length(lake.read("regions", "embedded").column("texts"))
+    ).as_py() > len(caption_ids)

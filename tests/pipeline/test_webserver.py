@@ -87,6 +87,7 @@ def test_web_ui_shows_materialized_assets_with_lineage(tmp_path):
         "balanced_images": ["curated_images"],
         "captions": ["balanced_images", "curated_images"],
         "symbols": ["curated_images"],
+        "regions": ["balanced_images", "curated_images"],
     }
     for name in ("raw_images", "curated_images", "balanced_images"):
         [materialization] = nodes[name]["assetMaterializations"]
