@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from tests.fixtures.loopback import LoopbackServer
+
+# No test may reach the Hugging Face hub: models are built from configs and loaded from disk.
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 @pytest.fixture

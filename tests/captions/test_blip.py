@@ -3,12 +3,12 @@ from pathlib import Path
 import pytest
 
 from cosmoalign.captions.blip import BlipCaptioner, strip_prompt
-from tests.captions.tiny_models import build_tiny_blip, sample_images
+from cosmoalign.captions.random_models import build_random_blip, sample_images
 
 
 @pytest.fixture(scope="module")
 def blip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))
+    return build_random_blip(tmp_path_factory.mktemp("tiny-blip"))
 
 
 def test_captions_one_description_per_image(blip_dir: Path):

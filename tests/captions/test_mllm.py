@@ -4,7 +4,7 @@ import pytest
 
 from cosmoalign.captions import mllm
 from cosmoalign.captions.mllm import MllmCaptioner, parse_features
-from tests.captions.tiny_models import build_tiny_llava, sample_images
+from cosmoalign.captions.random_models import build_tiny_llava, sample_images
 
 
 @pytest.fixture(scope="module")

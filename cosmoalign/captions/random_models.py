@@ -1,15 +1,16 @@
-"""Tiny random-weight BLIP and LLaVA models with their processors, built offline for tests."""
+"""Random-weight BLIP and LLaVA models with their processors, built from configs with no download.
+
+They run the real captioning code paths in tests (``tiny``) and measure speed in benchmarks
+(``base``: BLIP-base's shapes, where weights do not matter for throughput).
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-# Everything here is built from configs; make any accidental hub access fail instead of download.
-os.environ["HF_HUB_OFFLINE"] = "1"
-
+BLIP_BASE_VOCAB = 30524
 WORDS = "a an the of astronomical image galaxy spiral arm bar bulge disk ring red blue"
 IMAGE_SIZE = 32
 PATCH_SIZE = 8
@@ -34,8 +35,12 @@ def sample_images(n: int = 3, size: int = 40, seed: int = 0) -> list[np.ndarray]
     return [rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for _ in range(n)]
 
 
-def build_tiny_blip(path: Path, seed: int = 0) -> Path:
-    """Save a random BLIP captioning model and its processor to ``path``."""
+def build_random_blip(path: Path, seed: int = 0, base: bool = False) -> Path:
+    """Save a random BLIP captioning model and its processor to ``path``.
+
+    ``base`` gives BLIP-base's architecture (ViT-B/16 at 384 px, BERT-base decoder, its vocabulary
+    size); otherwise a tiny one for tests.
+    """
     import torch
     from transformers import (
         BertTokenizer,
@@ -46,17 +51,25 @@ def build_tiny_blip(path: Path, seed: int = 0) -> Path:
     )
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]
-    vocab = {token: i for i, token in enumerate(specials + WORDS.split())}
+    tokens = specials + WORDS.split()
+    if base:
+        tokens += [f"[unused{i}]" for i in range(BLIP_BASE_VOCAB - len(tokens))]
+    vocab = {token: i for i, token in enumerate(tokens)}
     tokenizer = BertTokenizer(vocab=vocab, bos_token="[DEC]")
     ids = {"pad_token_id": 0, "sep_token_id": 3, "bos_token_id": 5, "eos_token_id": 3}
-    config = BlipConfig(
-        text_config={**TINY, **ids, "vocab_size": len(vocab), "max_position_embeddings": 64},
-        vision_config={**TINY, "image_size": IMAGE_SIZE, "patch_size": PATCH_SIZE},
-        projection_dim=32,
-    )
+    if base:
+        image_size = 384
+        config = BlipConfig(text_config={**ids, "vocab_size": len(vocab)})
+    else:
+        image_size = IMAGE_SIZE
+        config = BlipConfig(
+            text_config={**TINY, **ids, "vocab_size": len(vocab), "max_position_embeddings": 64},
+            vision_config={**TINY, "image_size": IMAGE_SIZE, "patch_size": PATCH_SIZE},
+            projection_dim=32,
+        )
     torch.manual_seed(seed)
     BlipForConditionalGeneration(config).save_pretrained(path)
-    image_processor = BlipImageProcessor(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
+    image_processor = BlipImageProcessor(size={"height": image_size, "width": image_size})
     BlipProcessor(image_processor, tokenizer).save_pretrained(path)
     return path
 
