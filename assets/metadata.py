@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import dagster as dg
 import pyarrow as pa
@@ -12,6 +12,7 @@ from cosmoalign.imaging import DecodeError, decode_payload, encode_png, to_rgb8
 from cosmoalign.ingest import RAW_TABLE
 from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.preview import image_grid
+from cosmoalign.schema import ORIGINAL
 
 
 def counts_table(columns: Mapping[str, Mapping[str, int]], key: str = "class") -> dg.MetadataValue:
@@ -37,42 +38,59 @@ def write_summary_metadata(summary: WriteSummary) -> dict[str, dg.MetadataValue]
 
 
 def sample_grid(
-    lake: Lake, table: pa.Table, name: str, per_class: int = 8
+    lake: Lake,
+    batches: Iterable[pa.RecordBatch],
+    name: str,
+    per_class: int = 8,
+    class_count: int = 0,
 ) -> dict[str, dg.MetadataValue]:
-    """A grid of sample images per class (augmented copies first, when present)."""
-    rows = table.select(["label_name", "image_png", "provenance"]).to_pylist()
-    rows.sort(key=lambda row: row["provenance"] == "original")
-    samples: dict[str, list[bytes]] = {}
-    for row in rows:
-        images = samples.setdefault(row["label_name"] or "unlabelled", [])
-        if len(images) < per_class:
-            images.append(row["image_png"])
+    """A grid of sample images per class (augmented copies first, when present).
+
+    Batches need ``label_name`` and ``image_png`` (``provenance`` optional); at most
+    ``per_class`` images per class are kept, so memory stays small whatever the partition size.
+    """
+    samples = _collect(batches, per_class, lambda row: row["image_png"], class_count)
     return _grid_metadata(lake, samples, name)
 
 
 def raw_sample_grid(
     lake: Lake, partition: str, name: str, class_count: int, per_class: int = 8
 ) -> dict[str, dg.MetadataValue]:
-    """A grid of raw items per class, decoding only the samples shown (undecodable ones skipped).
+    """A grid of raw items per class, decoding only the samples shown (undecodable ones skipped)."""
 
-    Reading stops once ``class_count`` classes have ``per_class`` samples each.
-    """
+    def render(row: dict) -> bytes | None:
+        if row["error"]:
+            return None
+        try:
+            pixels = decode_payload(row["payload"], row["payload_format"])
+        except DecodeError:
+            return None
+        return encode_png(to_rgb8(pixels, row["bands"] or ""))
+
     columns = ["label_name", "payload", "payload_format", "bands", "error"]
-    samples: dict[str, list[bytes]] = {}
-    for batch in lake.iter_batches(RAW_TABLE, partition, columns=columns, batch_size=64):
+    batches = lake.iter_batches(RAW_TABLE, partition, columns=columns, batch_size=64)
+    return _grid_metadata(lake, _collect(batches, per_class, render, class_count), name)
+
+
+def _collect(
+    batches: Iterable[pa.RecordBatch],
+    per_class: int,
+    image_of: Callable[[dict], bytes | None],
+    class_count: int,
+) -> dict[str, list[bytes]]:
+    """Up to ``per_class`` images per class, augmented ones preferred; ``image_of`` is called only
+    for rows that are kept. Reading stops once ``class_count`` classes (if given) are full."""
+    buckets: dict[str, tuple[list[bytes], list[bytes]]] = {}
+    for batch in batches:
         for row in batch.to_pylist():
-            images = samples.setdefault(row["label_name"] or "unlabelled", [])
-            if len(images) >= per_class or row["error"]:
-                continue
-            try:
-                pixels = decode_payload(row["payload"], row["payload_format"])
-            except DecodeError:
-                continue
-            images.append(encode_png(to_rgb8(pixels, row["bands"] or "")))
-        full = sum(len(images) >= per_class for images in samples.values())
+            augmented, original = buckets.setdefault(row["label_name"] or "unlabelled", ([], []))
+            bucket = original if row.get("provenance", ORIGINAL) == ORIGINAL else augmented
+            if len(bucket) < per_class and (image := image_of(row)) is not None:
+                bucket.append(image)
+        full = sum(len(a) + len(o) >= per_class for a, o in buckets.values())
         if class_count and full >= class_count:
             break
-    return _grid_metadata(lake, samples, name)
+    return {name: (a + o)[:per_class] for name, (a, o) in buckets.items()}
 
 
 def _grid_metadata(

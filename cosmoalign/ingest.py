@@ -6,6 +6,7 @@ Each driver streams through the lake in bounded batches and returns what it wrot
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,28 +23,12 @@ from cosmoalign.curate import (
 )
 from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.schema import IMAGE_SCHEMA, QUARANTINE_SCHEMA, RAW_SCHEMA
-from cosmoalign.sources.base import RawItem, Source
+from cosmoalign.sources.base import Source
 
 RAW_TABLE = "raw_images"
 CURATED_TABLE = "curated_images"
 QUARANTINE_TABLE = "quarantine"
 _UNSPLIT_TABLE = "_work_curated_unsplit"
-
-
-def _raw_row(item: RawItem) -> dict:
-    return {
-        "object_id": item.object_id,
-        "source": item.source,
-        "label": item.label,
-        "label_name": item.label_name,
-        "ra": item.ra,
-        "dec": item.dec,
-        "bands": item.bands,
-        "payload": item.payload,
-        "payload_format": item.payload_format,
-        "source_file": item.source_file,
-        "error": item.error,
-    }
 
 
 def ingest_source(
@@ -56,7 +41,7 @@ def ingest_source(
         tqdm(desc=f"ingest {source.name}", unit="img", mininterval=2.0) as bar,
     ):
         while batch := list(islice(items, batch_size)):
-            writer.write_rows(_raw_row(item) for item in batch)
+            writer.write_rows(dataclasses.asdict(item) for item in batch)
             bar.update(len(batch))
     return writer.summary
 

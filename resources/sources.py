@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
@@ -17,6 +18,9 @@ from pydantic import Field
 from cosmoalign.sources.base import Source
 from cosmoalign.sources.galaxy10 import GALAXY10_URLS
 from cosmoalign.sources.galaxy_mnist import GALAXY_MNIST_URLS
+
+if TYPE_CHECKING:
+    from cosmoalign.sources.http import Downloader
 
 
 class HttpConfig(dg.Config):
@@ -28,7 +32,7 @@ class HttpConfig(dg.Config):
     requests_per_second: float = 10.0
     max_workers: int = 4
 
-    def downloader(self, cache_dir: Path):  # -> cosmoalign.sources.http.Downloader
+    def downloader(self, cache_dir: Path) -> Downloader:
         """A downloader with these settings, caching under ``cache_dir``."""
         from cosmoalign.sources.http import Downloader
 

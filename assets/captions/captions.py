@@ -9,6 +9,7 @@ from assets.metadata import write_summary_metadata
 from assets.partitions import DATASETS
 from cosmoalign.captions.factory import build_captioner
 from cosmoalign.captions.table import CAPTIONS_TABLE, caption_partition
+from cosmoalign.lake import Lake
 from cosmoalign.preview import thumbnail_png
 from resources import LakeResource
 
@@ -90,7 +91,7 @@ def captions(
 
 
 def _sample_table(
-    store, dataset: str, caption_by_id: dict[str, str], n: int = 8
+    store: Lake, dataset: str, caption_by_id: dict[str, str], n: int = 8
 ) -> dg.MetadataValue:
     """A markdown table of sample thumbnails with their captions."""
     lines = ["| image | object | caption |", "|---|---|---|"]

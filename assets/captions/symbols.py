@@ -65,7 +65,7 @@ def symbols(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Materia
         metadata={
             **write_summary_metadata(summary),
             "classes_without_symbol": dg.MetadataValue.json(missing),
-            **sample_grid(store, table, f"symbols/{dataset}", per_class=1),
+            **sample_grid(store, table.to_batches(), f"symbols/{dataset}", per_class=1),
         },
         data_version=dg.DataVersion(summary.content_hash),
     )

@@ -95,7 +95,7 @@ def balanced_images(
             "per_class": counts_table(
                 {"before": report.counts_before, "after": report.counts_after}
             ),
-            **sample_grid(store, table, f"balanced_images/{dataset}"),
+            **sample_grid(store, table.to_batches(), f"balanced_images/{dataset}"),
         },
         data_version=dg.DataVersion(summary.content_hash),
         check_results=[

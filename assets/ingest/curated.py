@@ -48,13 +48,18 @@ def curated_images(
     )
     result = curate_partition(store, dataset, curation)
     report = result.report
-    quarantine = store.read(QUARANTINE_TABLE, dataset)
-    for row in quarantine.to_pylist():
+    shown = 20
+    quarantined = next(store.iter_batches(QUARANTINE_TABLE, dataset, batch_size=shown), None)
+    for row in quarantined.to_pylist() if quarantined is not None else []:
         context.log.warning(
             f"quarantined {row['object_id']} ({row['source_file']}): {row['reason']}"
         )
+    if result.quarantine.rows > shown:
+        context.log.warning(
+            f"... and {result.quarantine.rows - shown} more in {result.quarantine.path}"
+        )
     by_split = dict(report.per_split)
-    images = store.read(CURATED_TABLE, dataset, columns=["label_name", "image_png", "provenance"])
+    images = store.iter_batches(CURATED_TABLE, dataset, columns=["label_name", "image_png"])
     return dg.MaterializeResult(
         metadata={
             **write_summary_metadata(result.images),
@@ -63,7 +68,9 @@ def curated_images(
             "quarantine_path": dg.MetadataValue.path(result.quarantine.path),
             "per_split": dg.MetadataValue.json(by_split),
             "per_class": counts_table({"curated": report.per_class}),
-            **sample_grid(store, images, f"curated_images/{dataset}"),
+            **sample_grid(
+                store, images, f"curated_images/{dataset}", class_count=len(report.per_class)
+            ),
         },
         data_version=dg.DataVersion(result.images.content_hash),
         check_results=[
