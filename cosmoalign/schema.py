@@ -71,3 +71,14 @@ REGION_SCHEMA = pa.schema(
         pa.field("method", pa.string(), nullable=False),
     ]
 )
+
+SYMBOL_SCHEMA = pa.schema(
+    [
+        pa.field("label", pa.int32(), nullable=False),
+        pa.field("label_name", pa.string(), nullable=False),
+        pa.field("symbol_key", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("image_png", pa.large_binary(), nullable=False),
+        pa.field("provenance", pa.string(), nullable=False),
+    ]
+)

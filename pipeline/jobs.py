@@ -25,7 +25,8 @@ ingest = dg.define_asset_job(
 
 recaption = dg.define_asset_job(
     "recaption",
-    selection=dg.AssetSelection.assets("captions", "regions"),
+    selection=dg.AssetSelection.assets("captions", "regions", "training_pairs"),
     tags=DEFAULT_PARTITION_TAG,
-    description="Caption again only the rows whose captioner version or prompt is stale.",
+    description="Caption again only the rows whose captioner version or prompt is stale, and "
+    "rebuild the training pairs: models trained on older captions then show as stale.",
 )

@@ -31,16 +31,30 @@ class LakeResource(dg.ConfigurableResource):
         """The resolved lake root."""
         return self.root or default_lake_root()
 
+    @property
+    def is_remote(self) -> bool:
+        """Whether the lake is an fsspec URL rather than a local folder."""
+        return "://" in self.url
+
     def open(self) -> Lake:
         """The lake rooted at :attr:`url`."""
         return Lake(self.url)
 
     def cache_dir(self, name: str) -> Path:
         """A local folder for downloads of one source (the raw area), created on demand."""
-        if "://" in self.url:
+        return self._local_dir("raw_files", name)
+
+    def work_dir(self, name: str) -> Path:
+        """A local working folder for training runs and checkpoints, created on demand."""
+        return self._local_dir("work", name)
+
+    def _local_dir(self, area: str, name: str) -> Path:
+        """``<lake>/<area>/<name>`` for a local lake; under ``$COSMOALIGN_CACHE`` (default
+        ``~/.cache/cosmoalign``) when the lake is remote."""
+        if self.is_remote:
             base = Path(os.environ.get("COSMOALIGN_CACHE", Path.home() / ".cache" / "cosmoalign"))
         else:
-            base = Path(self.url) / "raw_files"
-        path = base / name
+            base = Path(self.url)
+        path = base / area / name
         path.mkdir(parents=True, exist_ok=True)
         return path

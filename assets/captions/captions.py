@@ -9,9 +9,11 @@ from assets.metadata import write_summary_metadata
 from assets.partitions import DATASETS
 from cosmoalign.captions.factory import build_captioner
 from cosmoalign.captions.table import CAPTIONS_TABLE, caption_partition
-from cosmoalign.lake import Lake
+from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.preview import thumbnail_png
-from resources import LakeResource
+from resources import AccelerateLauncher, LakeResource
+
+LAUNCH_MODES = ("auto", "in_process", "subprocess")
 
 
 class CaptionParams(dg.Config):
@@ -26,6 +28,9 @@ class CaptionParams(dg.Config):
     batch_size: int = 32
     seed: int = 0
     max_duplicate_rate: float = 0.2
+    launch: str = "auto"
+    """``auto`` runs BLIP/MLLM out of the Dagster process when a GPU is visible (through the
+    launcher, like training); ``in_process`` or ``subprocess`` force one way."""
 
 
 @dg.asset(
@@ -43,31 +48,29 @@ class CaptionParams(dg.Config):
     "rows are captioned again.",
 )
 def captions(
-    context: dg.AssetExecutionContext, config: CaptionParams, lake: LakeResource
+    context: dg.AssetExecutionContext,
+    config: CaptionParams,
+    lake: LakeResource,
+    launcher: AccelerateLauncher,
 ) -> dg.MaterializeResult:
     """Caption one dataset, reusing every row whose captioner is still current."""
     dataset = context.partition_key
     store = lake.open()
-    captioner = build_captioner(
-        config.captioner, config.model, config.prompt, config.batch_size, config.seed
-    )
-
-    def progress(done: int, rate: float) -> None:
-        context.log.info(f"captioned {done} rows ({rate:.1f} rows/s)")
-
-    result = caption_partition(store, dataset, captioner, config.batch_size, progress)
+    if _out_of_process(config):
+        summary, counts = _caption_in_subprocess(context, config, lake, launcher)
+    else:
+        summary, counts = _caption_here(context, config, store)
     table = store.read(CAPTIONS_TABLE, dataset, columns=["object_id", "caption", "description"])
     texts = table.column("caption").to_pylist()
     empty = sum(not description.strip() for description in table.column("description").to_pylist())
     duplicate_rate = 1 - len(set(texts)) / len(texts) if texts else 0.0
     words = [len(text.split()) for text in texts] or [0]
-    info = captioner.info
     return dg.MaterializeResult(
         metadata={
-            **write_summary_metadata(result.summary),
-            "captioned": dg.MetadataValue.int(result.captioned),
-            "reused": dg.MetadataValue.int(result.reused),
-            "captioner": dg.MetadataValue.text(f"{info.name} {info.version} ({info.prompt_hash})"),
+            **write_summary_metadata(summary),
+            "captioned": dg.MetadataValue.int(counts["captioned"]),
+            "reused": dg.MetadataValue.int(counts["reused"]),
+            "captioner": dg.MetadataValue.text(counts["captioner"]),
             "caption_words": dg.MetadataValue.json(
                 {"min": min(words), "median": statistics.median(words), "max": max(words)}
             ),
@@ -75,7 +78,7 @@ def captions(
                 store, dataset, dict(zip(table.column("object_id").to_pylist(), texts, strict=True))
             ),
         },
-        data_version=dg.DataVersion(result.summary.content_hash),
+        data_version=dg.DataVersion(summary.content_hash),
         check_results=[
             dg.AssetCheckResult(
                 check_name="no_empty_caption", passed=empty == 0, metadata={"empty": empty}
@@ -88,6 +91,56 @@ def captions(
             ),
         ],
     )
+
+
+def _out_of_process(config: CaptionParams) -> bool:
+    if config.launch not in LAUNCH_MODES:
+        raise ValueError(f"launch must be one of {LAUNCH_MODES}, got {config.launch!r}")
+    if config.launch != "auto":
+        return config.launch == "subprocess"
+    if config.captioner == "morphology":
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _caption_here(
+    context: dg.AssetExecutionContext, config: CaptionParams, store: Lake
+) -> tuple[WriteSummary, dict]:
+    captioner = build_captioner(
+        config.captioner, config.model, config.prompt, config.batch_size, config.seed
+    )
+
+    def progress(done: int, rate: float) -> None:
+        context.log.info(f"captioned {done} rows ({rate:.1f} rows/s)")
+
+    result = caption_partition(store, context.partition_key, captioner, config.batch_size, progress)
+    info = captioner.info
+    counts = {
+        "captioned": result.captioned,
+        "reused": result.reused,
+        "captioner": f"{info.name} {info.version} ({info.prompt_hash})",
+    }
+    return result.summary, counts
+
+
+def _caption_in_subprocess(
+    context: dg.AssetExecutionContext,
+    config: CaptionParams,
+    lake: LakeResource,
+    launcher: AccelerateLauncher,
+) -> tuple[WriteSummary, dict]:
+    """Run ``python -m cosmoalign.captions`` through the launcher; progress arrives over pipes."""
+    args = [
+        *("--lake", lake.url, "--partition", context.partition_key),
+        *("--captioner", config.captioner, "--model", config.model, "--prompt", config.prompt),
+        *("--batch-size", str(config.batch_size), "--seed", str(config.seed)),
+    ]
+    result = launcher.run(context, "cosmoalign.captions", args, num_processes=1)
+    values = {key: value.value for key, value in result.metadata.items()}
+    summary = WriteSummary(values["path"], values["rows"], values["parts"], values["content_hash"])
+    return summary, values
 
 
 def _sample_table(

@@ -12,9 +12,10 @@ from resources import LakeResource
     group_name="captions",
     kinds={"parquet"},
     code_version="1",
-    deps=["balanced_images", "curated_images"],
+    deps=["balanced_images", "curated_images", "captions"],
     description="Per image: boxes of its parts (core, disc, bar, arms, companions, field stars) "
-    "from segmentation, each with a description and a score.",
+    "from segmentation, each with a description and a score; an MLLM captioner's listed "
+    "features are grounded in those boxes.",
 )
 def regions(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Describe the regions of one dataset's captioned images."""

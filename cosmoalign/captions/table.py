@@ -45,10 +45,13 @@ def is_current(row: dict | None, info: CaptionerInfo) -> bool:
     )
 
 
-def image_batches(lake: Lake, partition: str, batch_size: int) -> Iterator[pa.RecordBatch]:
+def image_batches(
+    lake: Lake, partition: str, batch_size: int, columns: list[str] | None = None
+) -> Iterator[pa.RecordBatch]:
     """The rows to caption: the balanced training set, then the held-out curated rows."""
-    yield from lake.iter_batches("balanced_images", partition, _IMAGE_COLUMNS, batch_size)
-    for batch in lake.iter_batches("curated_images", partition, _IMAGE_COLUMNS, batch_size):
+    columns = columns or _IMAGE_COLUMNS
+    yield from lake.iter_batches("balanced_images", partition, columns, batch_size)
+    for batch in lake.iter_batches("curated_images", partition, columns, batch_size):
         held_out = batch.filter(pc.not_equal(batch.column("split"), "train"))
         if held_out.num_rows:
             yield held_out

@@ -31,13 +31,29 @@ def test_lineage_runs_raw_to_curated_to_balanced():
     assert parents["balanced_images"] == {"curated_images"}
     assert parents["captions"] == {"balanced_images", "curated_images"}
     assert parents["symbols"] == {"curated_images"}
-    assert parents["regions"] == {"balanced_images", "curated_images"}
+    assert parents["regions"] == {"balanced_images", "curated_images", "captions"}
+    assert parents["training_pairs"] == {
+        "balanced_images",
+        "curated_images",
+        "captions",
+        "regions",
+        "symbols",
+    }
+    for recipe in ("cosmoclip", "galaxalign", "grain"):
+        assert parents[f"{recipe}_model"] == {"training_pairs"}
+
+
+def test_model_assets_sit_in_the_gpu_pool():
+    graph = defs.resolve_asset_graph()
+    for recipe in ("cosmoclip", "galaxalign", "grain"):
+        node = graph.get(dg.AssetKey(f"{recipe}_model"))
+        assert node.pools == {"gpu"}
 
 
 def test_recaption_job_and_its_weekly_schedule():
     job = defs.resolve_job_def("recaption")
     keys = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
-    assert keys == {"captions", "regions"}
+    assert keys == {"captions", "regions", "training_pairs"}
     schedule = defs.resolve_schedule_def("weekly_recaption")
     assert (schedule.cron_schedule, schedule.job_name) == ("0 3 * * 1", "recaption")
 
@@ -53,5 +69,6 @@ def test_asset_checks_are_declared():
         ("balanced_images", "no_eval_leakage"),
         ("captions", "no_empty_caption"),
         ("captions", "duplicate_caption_rate"),
+        ("training_pairs", "every_image_captioned"),
     }
     assert isinstance(defs, dg.Definitions)

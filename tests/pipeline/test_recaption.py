@@ -9,7 +9,7 @@ from assets.captions import captions, regions, symbols
 from assets.ingest import balanced, curated, raw
 from pipeline.definitions import defs
 from pipeline.schedules import weekly_recaption
-from resources import LakeResource, SurveySources
+from resources import AccelerateLauncher, LakeResource, SurveySources
 from resources.sources import EmbeddedConfig
 from tests.dagster_env import repo_instance
 
@@ -23,6 +23,7 @@ def _materialize_all(instance, lake_root: str) -> dg.ExecuteInProcessResult:
         instance=instance,
         resources={
             "lake": LakeResource(root=lake_root),
+            "launcher": AccelerateLauncher(),
             "sources": SurveySources(
                 embedded=EmbeddedConfig(total=0, min_per_class=10, size=48, include_hst=False)
             ),

@@ -1,0 +1,1 @@
+"""Training stage: the joined training pairs and one model asset per recipe."""

@@ -1,0 +1,152 @@
+"""One model asset per recipe (``cosmoclip_model``, ``galaxalign_model``, ``grain_model``).
+
+All three come from one factory: each launches ``accelerate launch -m cosmoalign.train`` through
+dagster-pipes in the ``gpu`` pool, and writes safetensors weights plus an open_clip config to
+``<lake>/<recipe>_model/<dataset>/``. A run killed mid-way resumes from its last checkpoint when
+re-materialized with the same config and the same training pairs.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from assets.partitions import DATASETS
+from cosmoalign.train.profiles import active_profile
+from resources import AccelerateLauncher, LakeResource
+
+_PROFILE = active_profile()
+
+
+class FinetuneConfig(dg.Config):
+    """Hyperparameters of a fine-tuning run (defaults: the active profile, ``demo`` normally)."""
+
+    arch: str = _PROFILE["arch"]
+    """``offline-default``, ``tiny``, an open_clip architecture (e.g. ``ViT-B-32``) or
+    ``local-dir:/path``."""
+    pretrained: str | None = None
+    """An open_clip tag (``openai``, ``laion2b_s34b_b79k``) or a checkpoint path."""
+    image_size: int | None = None
+    epochs: int = _PROFILE["epochs"]
+    max_steps: int | None = _PROFILE.get("max_steps")
+    batch_size: int = _PROFILE["batch_size"]
+    grad_accum: int = 1
+    lr: float = _PROFILE["lr"]
+    weight_decay: float = 0.1
+    warmup_steps: int = 10
+    lock_text: bool = False
+    lock_image: bool = False
+    wise_ft_alpha: float = 1.0
+    augment: bool = True
+    checkpoint_every: int = 50
+    seed: int = 0
+    galaxalign_stage2_fraction: float = 0.5
+    region_weight: float = 0.5
+
+
+def build_model_asset(recipe: str) -> dg.AssetsDefinition:
+    """The model asset of one recipe."""
+
+    @dg.asset(
+        name=f"{recipe}_model",
+        partitions_def=DATASETS,
+        group_name="models",
+        kinds={"pytorch", "safetensors"},
+        code_version="1",
+        pool="gpu",
+        deps=["training_pairs"],
+        description=f"CLIP fine-tuned with the {recipe} recipe on one dataset's training pairs: "
+        "safetensors weights and an open_clip config, loadable by plain open_clip.",
+    )
+    def model_asset(
+        context: dg.AssetExecutionContext,
+        config: FinetuneConfig,
+        lake: LakeResource,
+        launcher: AccelerateLauncher,
+    ) -> dg.MaterializeResult:
+        from cosmoalign.train import TrainConfig
+
+        dataset = context.partition_key
+        settings = {**config.model_dump(), "mixed_precision": launcher.mixed_precision}
+        fingerprint = _fingerprint(settings, _upstream_version(context, dataset))
+        run_dir = lake.work_dir(f"train/{recipe}/{dataset}/{fingerprint}")
+        train_config = TrainConfig(
+            recipe=recipe,
+            lake_root=lake.url,
+            partition=dataset,
+            run_dir=str(run_dir),
+            mixed_precision=launcher.mixed_precision,
+            export_to=None if lake.is_remote else f"{lake.url}/{recipe}_model/{dataset}",
+            **config.model_dump(),
+        )
+        config_path = run_dir / "train_config.json"
+        train_config.to_json(config_path)
+        result = launcher.run(context, "cosmoalign.train", ["--config", str(config_path)])
+        target = (
+            _upload(lake, train_config.export_dir, f"{recipe}_model/{dataset}")
+            if lake.is_remote
+            else str(train_config.export_dir)
+        )
+        return dg.MaterializeResult(
+            metadata={
+                **result.metadata,
+                "path": dg.MetadataValue.path(target),
+                "run_dir": dg.MetadataValue.path(str(run_dir)),
+                "loss_curve": _loss_curve(train_config.metrics_path),
+            },
+            data_version=result.data_version,
+        )
+
+    return model_asset
+
+
+def _upstream_version(context: dg.AssetExecutionContext, dataset: str) -> str:
+    """The data version of the training pairs this run reads."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("training_pairs"), asset_partitions=[dataset]),
+        limit=1,
+    ).records
+    if not records:
+        return "unknown"
+    return records[0].asset_materialization.tags.get("dagster/data_version", "unknown")
+
+
+def _fingerprint(settings: dict, upstream: str) -> str:
+    """Same config and same inputs -> same run folder, so a retry resumes its checkpoints."""
+    blob = json.dumps({"settings": settings, "upstream": upstream}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _upload(lake: LakeResource, export_dir: Path, relative: str) -> str:
+    """Copy the exported model into a remote lake at ``<root>/<relative>``, replacing the old one.
+
+    The copy's open_clip config still names the text tower folder of the local export; loading
+    it elsewhere needs that folder (or an ``hf_model_name`` it can resolve).
+    """
+    store = lake.open()
+    target = f"{store.root}/{relative}"
+    staging = f"{target}.staging"
+    if store.fs.exists(staging):
+        store.fs.rm(staging, recursive=True)
+    store.fs.put(str(export_dir), staging, recursive=True)
+    if store.fs.exists(target):
+        store.fs.rm(target, recursive=True)
+    store.fs.mv(staging, target, recursive=True)
+    return target
+
+
+def _loss_curve(metrics_path: Path) -> dg.MetadataValue:
+    """The logged training loss as an inline PNG plot."""
+    import base64
+
+    from cosmoalign.train.plots import loss_curve_png
+
+    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line]
+    png = base64.b64encode(loss_curve_png(rows)).decode()
+    return dg.MetadataValue.md(f"![loss](data:image/png;base64,{png})")
+
+
+cosmoclip_model = build_model_asset("cosmoclip")
+galaxalign_model = build_model_asset("galaxalign")
+grain_model = build_model_asset("grain")

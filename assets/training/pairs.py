@@ -1,0 +1,51 @@
+"""``training_pairs``: images joined with captions, symbols and regions; what every recipe reads."""
+
+import dagster as dg
+
+from assets.metadata import counts_table, write_summary_metadata
+from assets.partitions import DATASETS
+from resources import LakeResource
+
+
+@dg.asset(
+    partitions_def=DATASETS,
+    group_name="training",
+    kinds={"parquet"},
+    code_version="1",
+    deps=["balanced_images", "curated_images", "captions", "regions", "symbols"],
+    check_specs=[dg.AssetCheckSpec("every_image_captioned", asset="training_pairs")],
+    description="One row per captioned image (train, val and test): image, caption, the class's "
+    "symbol key and the region boxes with their descriptions.",
+)
+def training_pairs(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """Join one dataset's images with their captions, regions and symbols."""
+    from cosmoalign.pairs import PAIRS_TABLE, build_pairs
+
+    dataset = context.partition_key
+    store = lake.open()
+    result = build_pairs(store, dataset)
+    splits = store.read(PAIRS_TABLE, dataset, columns=["split", "label_name"]).to_pylist()
+    counts: dict[str, dict[str, int]] = {}
+    for row in splits:
+        per_split = counts.setdefault(row["split"], {})
+        per_split[row["label_name"]] = per_split.get(row["label_name"], 0) + 1
+    if result.uncaptioned:
+        context.log.warning(
+            f"{len(result.uncaptioned)} images have no caption and were left out, e.g. "
+            f"{result.uncaptioned[:5]}; re-materialize captions"
+        )
+    return dg.MaterializeResult(
+        metadata={
+            **write_summary_metadata(result.summary),
+            "per_split": counts_table(counts),
+            "without_symbol": dg.MetadataValue.int(result.without_symbol),
+        },
+        data_version=dg.DataVersion(result.summary.content_hash),
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="every_image_captioned",
+                passed=not result.uncaptioned,
+                metadata={"uncaptioned": len(result.uncaptioned)},
+            )
+        ],
+    )

@@ -1,0 +1,248 @@
+"""Evaluation sets: held-out lake rows or a user's folder of images, with class prompts."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+
+from cosmoalign.imaging import decode_payload, encode_png, to_rgb8
+from cosmoalign.lake import Lake
+from cosmoalign.pairs import PAIRS_TABLE
+from cosmoalign.sources.local import FolderSource, _fits_bands, _split_suffix
+
+PROMPT_TEMPLATES: tuple[str, ...] = (
+    "an image of a {} galaxy",
+    "a telescope image of a {}",
+    "a DECaLS cutout of a {} galaxy",
+    "an astronomical image of a {}",
+    "a photo of a {} galaxy",
+    "a survey image showing a {} galaxy",
+)
+
+_INT = re.compile(r"[+-]?\d+")
+
+PromptMapping = Mapping[str, str] | str | os.PathLike | None
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Labelled images to evaluate on.
+
+    ``images`` are encoded PNG/JPEG bytes (FITS already rendered to PNG), ``labels`` class
+    indices into ``class_names``, ``captions`` one paired text per image or None (then retrieval
+    is not measured), ``prompts`` the zero-shot prompt templates of each class.
+    """
+
+    images: Sequence[bytes]
+    labels: np.ndarray
+    class_names: list[str]
+    captions: list[str] | None
+    object_ids: list[str]
+    name: str
+    prompts: list[list[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = len(self.images)
+        if n == 0:
+            raise ValueError(f"evaluation set {self.name!r} has no images")
+        if len(self.labels) != n or len(self.object_ids) != n:
+            raise ValueError("images, labels and object_ids must have the same length")
+        if self.captions is not None and len(self.captions) != n:
+            raise ValueError("captions must be None or one per image")
+        if self.labels.min() < 0 or self.labels.max() >= len(self.class_names):
+            raise ValueError(f"labels must lie in [0, {len(self.class_names)})")
+        if not self.prompts:
+            object.__setattr__(self, "prompts", class_prompts(self.class_names))
+        if len(self.prompts) != len(self.class_names):
+            raise ValueError("prompts must hold one list of prompts per class")
+
+
+def class_prompts(class_names: Sequence[str], mapping: PromptMapping = None) -> list[list[str]]:
+    """Every template of :data:`PROMPT_TEMPLATES` filled in for each class.
+
+    A class's text is its name (underscores read as spaces) unless ``mapping`` (a dict or a
+    JSON/CSV file, see :func:`load_prompt_mapping`) gives one, e.g. ``"non_spirals"`` ->
+    ``"smooth or featureless"``. Mapping keys that name no class are an error.
+    """
+    mapping = _as_mapping(mapping)
+    unknown = sorted(set(mapping) - set(class_names))
+    if unknown:
+        raise ValueError(f"prompt mapping names unknown classes {unknown}; classes: {class_names}")
+    texts = [mapping.get(name, name.replace("_", " ")) for name in class_names]
+    return [[template.format(text) for template in PROMPT_TEMPLATES] for text in texts]
+
+
+def load_prompt_mapping(path: str | os.PathLike) -> dict[str, str]:
+    """Class name -> prompt text from a JSON object or a CSV with columns ``name,prompt``."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        mapping = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            raise ValueError(f"{path}: expected a JSON object of class name -> prompt text")
+        return mapping
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        _require_columns(path, reader, {"name", "prompt"})
+        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
+    return {row["name"]: row["prompt"] for row in rows}
+
+
+def from_lake(
+    lake_root: str, partition: str, split: str = "test", prompts: PromptMapping = None
+) -> EvalSet:
+    """The ``split`` rows of ``training_pairs``, with their captions (so retrieval is measured).
+
+    Class names come from the whole partition, so classes absent from ``split`` still compete
+    in zero-shot classification.
+    """
+    lake = Lake(lake_root)
+    classes = lake.read(PAIRS_TABLE, partition, ["label", "label_name", "split"])
+    names = dict(zip(classes["label"].to_pylist(), classes["label_name"].to_pylist(), strict=True))
+    names.pop(-1, None)
+    class_names = [names.get(i) or str(i) for i in range(max(names, default=-1) + 1)]
+    rows: dict[str, list] = {"object_id": [], "label": [], "image_png": [], "caption": []}
+    for batch in lake.iter_batches(PAIRS_TABLE, partition, ["split", *rows], batch_size=256):
+        keep = pc.and_(pc.equal(batch["split"], split), pc.greater_equal(batch["label"], 0))
+        kept = batch.filter(keep)
+        for column, values in rows.items():
+            values.extend(kept[column].to_pylist())
+    if not rows["object_id"]:
+        present = sorted(set(classes["split"].to_pylist()))
+        raise ValueError(
+            f"{lake_root}: {PAIRS_TABLE} partition {partition!r} has no labelled rows of split "
+            f"{split!r}; splits present: {present}"
+        )
+    return EvalSet(
+        images=rows["image_png"],
+        labels=np.asarray(rows["label"], dtype=np.int64),
+        class_names=class_names,
+        captions=rows["caption"],
+        object_ids=rows["object_id"],
+        name=f"{partition} ({split})",
+        prompts=class_prompts(class_names, prompts),
+    )
+
+
+def from_folder(
+    root: str | os.PathLike,
+    labels_csv: str | os.PathLike | None = None,
+    prompts: PromptMapping = None,
+) -> EvalSet:
+    """A local folder of JPEG/PNG/FITS images, labelled by class sub-folders or a CSV.
+
+    Without ``labels_csv`` the first directory below ``root`` that is not a split name
+    (``train``, ``validation``, ...) is the class, and files directly in ``root`` are left out.
+    A CSV has columns ``path,label``: ``path`` relative to ``root`` (or absolute), ``label`` a
+    class name or an integer id. FITS files are rendered with the pipeline's Lupton RGB. There
+    are no captions, so retrieval is not measured.
+    """
+    root = Path(root)
+    if labels_csv is not None:
+        return _from_csv(root, Path(labels_csv), prompts)
+    source = FolderSource(root, name=root.resolve().name)
+    images, labels, ids = [], [], []
+    for item in source.iter_items():
+        if item.label < 0:
+            continue
+        if item.error:
+            raise ValueError(item.error)
+        payload = _display_bytes(item.payload, item.payload_format, item.bands, item.source_file)
+        images.append(payload)
+        labels.append(item.label)
+        ids.append(item.object_id)
+    if not images:
+        raise ValueError(f"{root}: no images in class sub-folders (or pass a labels CSV)")
+    class_names = source.class_names()
+    return EvalSet(
+        images=images,
+        labels=np.asarray(labels, dtype=np.int64),
+        class_names=class_names,
+        captions=None,
+        object_ids=ids,
+        name=root.resolve().name,
+        prompts=class_prompts(class_names, prompts),
+    )
+
+
+def _from_csv(root: Path, csv_path: Path, prompts: PromptMapping) -> EvalSet:
+    rows = _csv_rows(csv_path)
+    values = [label for _, _, label in rows]
+    if all(_INT.fullmatch(v) for v in values):
+        class_names = [str(i) for i in range(max(int(v) for v in values) + 1)]
+    else:
+        class_names = sorted(set(values))
+    index = {name: i for i, name in enumerate(class_names)}
+    images, labels, ids = [], [], []
+    for line, relpath, label in rows:
+        where = f"{csv_path}, row on line {line}"
+        path = root / relpath
+        found = _split_suffix(path.name)
+        if found is None:
+            raise ValueError(f"{where}: {relpath!r} is not a JPEG, PNG or FITS file")
+        if not path.is_file():
+            raise FileNotFoundError(f"{where}: image file {path} not found")
+        payload = path.read_bytes()
+        if path.name.lower().endswith(".gz"):
+            payload = gzip.decompress(payload)
+        bands = _fits_bands(payload) if found[1] == "fits" else "rgb"
+        images.append(_display_bytes(payload, found[1], bands, where))
+        labels.append(index[str(int(label))] if _INT.fullmatch(label) else index[label])
+        ids.append(relpath)
+    return EvalSet(
+        images=images,
+        labels=np.asarray(labels, dtype=np.int64),
+        class_names=class_names,
+        captions=None,
+        object_ids=ids,
+        name=f"{root.resolve().name} ({csv_path.name})",
+        prompts=class_prompts(class_names, prompts),
+    )
+
+
+def _csv_rows(csv_path: Path) -> list[tuple[int, str, str]]:
+    """(line number, path, label) of each row; an empty path or label is an error."""
+    with csv_path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        _require_columns(csv_path, reader, {"path", "label"})
+        rows = []
+        for row in reader:
+            cells = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+            if not cells["path"] or not cells["label"]:
+                raise ValueError(f"{csv_path}, row on line {reader.line_num}: empty path or label")
+            rows.append((reader.line_num, cells["path"], cells["label"]))
+    if not rows:
+        raise ValueError(f"{csv_path}: no rows")
+    return rows
+
+
+def _display_bytes(payload: bytes, payload_format: str, bands: str, where: str) -> bytes:
+    """JPEG/PNG bytes as they are; FITS rendered to RGB PNG the way curation renders it."""
+    if payload_format != "fits":
+        return payload
+    try:
+        return encode_png(to_rgb8(decode_payload(payload, "fits"), bands))
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+
+
+def _as_mapping(mapping: PromptMapping) -> Mapping[str, str]:
+    if mapping is None:
+        return {}
+    if isinstance(mapping, Mapping):
+        return mapping
+    return load_prompt_mapping(mapping)
+
+
+def _require_columns(path: Path, reader: csv.DictReader, needed: set[str]) -> None:
+    missing = needed - {name.strip() for name in reader.fieldnames or []}
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {sorted(missing)}")

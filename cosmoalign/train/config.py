@@ -1,0 +1,95 @@
+"""Hyperparameters of one fine-tuning run, as a JSON-serialisable dataclass.
+
+The Dagster asset writes this file and ``accelerate launch -m cosmoalign.train --config`` reads
+it, so a run on a GPU box needs nothing but the JSON and the lake.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+RECIPES = ("cosmoclip", "galaxalign", "grain")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; defaults are the demo profile (a 2-core CPU)."""
+
+    recipe: str
+    lake_root: str
+    partition: str
+    run_dir: str
+    """Local folder for checkpoints, TensorBoard logs, metrics and the exported model."""
+    arch: str = "offline-default"
+    pretrained: str | None = None
+    image_size: int | None = None
+    epochs: int = 2
+    max_steps: int | None = None
+    """Stop after this many optimizer steps (None: run ``epochs`` full epochs)."""
+    batch_size: int = 32
+    """Per-process micro-batch; the contrastive batch is gathered over all processes."""
+    grad_accum: int = 1
+    lr: float = 1e-4
+    weight_decay: float = 0.1
+    warmup_steps: int = 10
+    mixed_precision: str = "no"
+    lock_text: bool = False
+    """Freeze the text tower (only its projection trains)."""
+    lock_image: bool = False
+    """Freeze the image tower (LiT; only its projection trains)."""
+    wise_ft_alpha: float = 1.0
+    """WiSE-FT: exported weights are ``(1 - a) * base + a * fine-tuned``; 1.0 keeps fine-tuned."""
+    augment: bool = True
+    """Random flips and quarter turns of images (and their region boxes)."""
+    checkpoint_every: int = 50
+    keep_checkpoints: int = 2
+    log_every: int = 5
+    seed: int = 0
+    galaxalign_stage2_fraction: float = 0.5
+    """Fraction of the steps (the last ones) in which symbols get their own encoder."""
+    region_weight: float = 0.5
+    """Weight of GRAIN's region loss next to the global caption loss."""
+    max_regions_per_image: int = 6
+    grad_clip: float = 1.0
+    export_to: str | None = None
+    """Where to write the exported model (default ``<run_dir>/export``)."""
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.recipe not in RECIPES:
+            raise ValueError(f"recipe must be one of {RECIPES}, got {self.recipe!r}")
+        if not 0.0 <= self.wise_ft_alpha <= 1.0:
+            raise ValueError(f"wise_ft_alpha must be in [0, 1], got {self.wise_ft_alpha}")
+        if self.mixed_precision not in ("no", "bf16", "fp16"):
+            raise ValueError(f"mixed_precision must be no, bf16 or fp16: {self.mixed_precision!r}")
+
+    @property
+    def export_dir(self) -> Path:
+        """Where the open_clip-loadable model is written."""
+        return Path(self.export_to) if self.export_to else Path(self.run_dir) / "export"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Where ``save_state`` checkpoints go, one folder per step."""
+        return Path(self.run_dir) / "checkpoints"
+
+    @property
+    def metrics_path(self) -> Path:
+        """JSON lines of logged metrics (main process only)."""
+        return Path(self.run_dir) / "metrics.jsonl"
+
+    def to_json(self, path: str | Path) -> None:
+        """Write the config as JSON."""
+        Path(path).write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> TrainConfig:
+        """Read a config, naming the file and field when one is unknown."""
+        data = json.loads(Path(path).read_text())
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown training config fields {unknown}")
+        return cls(**data)

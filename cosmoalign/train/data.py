@@ -1,0 +1,127 @@
+"""The training set: rows of ``training_pairs`` as tensors, with box-aware sky augmentations."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pyarrow.compute as pc
+import torch
+from PIL import Image
+
+from cosmoalign.lake import Lake
+from cosmoalign.pairs import PAIRS_TABLE
+from cosmoalign.symbol_table import SYMBOLS_TABLE
+
+Box = list[float]
+
+
+def dihedral(image: torch.Tensor, boxes: Sequence[Box], turns: int, flip: bool):
+    """Rotate an image (C, H, W) by ``turns`` quarter turns counter-clockwise, then maybe mirror
+    it left-right; normalised boxes ``(x0, y0, x1, y1)`` move with it. Galaxies have no up."""
+    image = torch.rot90(image, turns, dims=(-2, -1))
+    moved = []
+    for x0, y0, x1, y1 in boxes:
+        for _ in range(turns % 4):
+            x0, y0, x1, y1 = y0, 1.0 - x1, y1, 1.0 - x0
+        if flip:
+            x0, x1 = 1.0 - x1, 1.0 - x0
+        moved.append([x0, y0, x1, y1])
+    if flip:
+        image = image.flip(-1)
+    return image, moved
+
+
+def text_group(text: str) -> int:
+    """A stable id per distinct text, equal on every process (identical texts are positives)."""
+    return int.from_bytes(hashlib.sha1(text.encode()).digest()[:7], "big")
+
+
+class PairsDataset(torch.utils.data.Dataset):
+    """One partition's training rows; augmentation depends only on (seed, epoch, index), so
+    every process and every resumed run sees the same sample for the same index."""
+
+    def __init__(
+        self,
+        rows: list[dict],
+        preprocess: Callable[[Image.Image], torch.Tensor],
+        *,
+        augment: bool,
+        seed: int,
+        max_regions: int,
+    ) -> None:
+        if not rows:
+            raise ValueError("no training rows: the partition's training_pairs has no train split")
+        self.rows, self.preprocess = rows, preprocess
+        self.augment, self.seed, self.max_regions = augment, seed, max_regions
+        self.epoch = 0
+
+    @classmethod
+    def from_lake(cls, lake: Lake, partition: str, split: str = "train", **kwargs) -> PairsDataset:
+        """The rows of one split of ``training_pairs``."""
+        table = lake.read(PAIRS_TABLE, partition)
+        rows = table.filter(pc.equal(table.column("split"), split)).to_pylist()
+        return cls(rows, **kwargs)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the augmentations of this epoch."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict:
+        row = self.rows[index]
+        image = self.preprocess(Image.open(io.BytesIO(row["image_png"])).convert("RGB"))
+        boxes = row["region_boxes"][: self.max_regions]
+        if self.augment:
+            rng = random.Random(f"{self.seed}:{self.epoch}:{index}")
+            image, boxes = dihedral(image, boxes, rng.randrange(4), rng.random() < 0.5)
+        return {
+            "image": image,
+            "caption": row["caption"],
+            "label": row["label"],
+            "boxes": boxes,
+            "region_texts": row["region_texts"][: self.max_regions],
+        }
+
+
+@dataclass
+class Collate:
+    """Stacks images, tokenizes captions and region texts, flattens regions with their image."""
+
+    tokenizer: Callable[[list[str]], torch.Tensor]
+    with_regions: bool
+
+    def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
+        batch = {
+            "images": torch.stack([item["image"] for item in items]),
+            "texts": self.tokenizer([item["caption"] for item in items]),
+            "labels": torch.tensor([item["label"] for item in items], dtype=torch.long),
+        }
+        if self.with_regions:
+            boxes, owners, texts = [], [], []
+            for i, item in enumerate(items):
+                boxes += item["boxes"]
+                owners += [i] * len(item["boxes"])
+                texts += item["region_texts"]
+            batch["region_boxes"] = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
+            batch["region_owner"] = torch.tensor(owners, dtype=torch.long)
+            batch["region_texts"] = self.tokenizer(texts) if texts else self.tokenizer([""])[:0]
+            batch["region_groups"] = torch.tensor([text_group(t) for t in texts], dtype=torch.long)
+        return batch
+
+
+def symbol_images(
+    lake: Lake, partition: str, preprocess: Callable[[Image.Image], torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The class symbols as preprocessed images, and their labels (GalaxAlign)."""
+    rows = lake.read(SYMBOLS_TABLE, partition, ["label", "image_png"]).to_pylist()
+    if not rows:
+        raise ValueError(f"symbols of partition {partition!r} are empty: galaxalign needs them")
+    images = [preprocess(Image.open(io.BytesIO(r["image_png"])).convert("RGB")) for r in rows]
+    labels = torch.tensor([r["label"] for r in rows], dtype=torch.long)
+    return torch.stack(images), labels

@@ -1,0 +1,307 @@
+"""One training loop on Hugging Face Accelerate for every recipe.
+
+Reads top to bottom: build the model and data, ``prepare``, resume from the newest complete
+checkpoint, then steps with gradient accumulation, a cosine schedule and periodic ``save_state``,
+and finally export an open_clip-loadable model (optionally WiSE-FT-interpolated with the base).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
+from accelerate.utils import ProjectConfiguration, set_seed
+from tqdm.auto import tqdm
+from transformers import get_cosine_schedule_with_warmup
+
+from cosmoalign.lake import Lake
+from cosmoalign.models import ModelSpec, build_model, export_open_clip
+from cosmoalign.reporting import LogReporter, Reporter
+from cosmoalign.train.checkpoints import (
+    Progress,
+    checkpoint_path,
+    mark_complete,
+    newest_complete,
+    prune,
+)
+from cosmoalign.train.config import TrainConfig
+from cosmoalign.train.data import Collate, PairsDataset, symbol_images
+from cosmoalign.train.objectives import ClipObjective, GalaxAlignObjective, build_objective
+from cosmoalign.train.wise_ft import interpolate
+
+WEIGHTS_FILE = "open_clip_model.safetensors"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished run did (main process figures)."""
+
+    steps: int
+    final_loss: float
+    samples_per_second: float
+    seconds: float
+    resumed_from_step: int
+    export_dir: str
+    weights_sha256: str
+
+    def metadata(self) -> dict:
+        """The result as plain values for a Dagster materialization."""
+        return asdict(self)
+
+
+def use_cpu() -> bool:
+    """Run on CPU when asked (``accelerate launch --cpu``) or when no GPU is visible.
+
+    Accelerate only forms a multi-process CPU group (gloo) when told ``cpu=True``; without it,
+    ``--multi_gpu`` processes on a GPU-less machine would each train alone.
+    """
+    requested = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
+    return requested or not torch.cuda.is_available()
+
+
+def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
+    """Fine-tune one recipe; resumes automatically from ``config.run_dir``'s newest checkpoint."""
+    reporter = reporter or LogReporter()
+    run_dir = Path(config.run_dir)
+    accelerator = Accelerator(
+        cpu=use_cpu(),
+        mixed_precision=config.mixed_precision,
+        gradient_accumulation_steps=config.grad_accum,
+        log_with="tensorboard",
+        project_config=ProjectConfiguration(
+            project_dir=str(run_dir), logging_dir=str(run_dir / "tensorboard")
+        ),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+        kwargs_handlers=[
+            DistributedDataParallelKwargs(find_unused_parameters=config.recipe == "galaxalign")
+        ],
+    )
+    set_seed(config.seed)
+
+    bundle = build_model(ModelSpec(config.arch, config.pretrained, config.image_size), config.seed)
+    clip = bundle.model
+    base_state = (
+        {name: value.detach().clone() for name, value in clip.state_dict().items()}
+        if config.wise_ft_alpha < 1.0
+        else {}
+    )
+    _lock_towers(clip, config)
+
+    lake = Lake(config.lake_root)
+    dataset = PairsDataset.from_lake(
+        lake,
+        config.partition,
+        preprocess=bundle.preprocess_val,
+        augment=config.augment,
+        seed=config.seed,
+        max_regions=config.max_regions_per_image,
+    )
+    objective = build_objective(
+        config.recipe,
+        clip,
+        symbols=(
+            symbol_images(lake, config.partition, bundle.preprocess_val)
+            if config.recipe == "galaxalign"
+            else None
+        ),
+        region_weight=config.region_weight,
+    )
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=True,
+        collate_fn=Collate(bundle.tokenizer, with_regions=config.recipe == "grain"),
+    )
+    optimizer = torch.optim.AdamW(
+        _param_groups(objective, config.weight_decay), lr=config.lr, betas=(0.9, 0.98), eps=1e-6
+    )
+    objective.train()
+    objective, optimizer, loader = accelerator.prepare(objective, optimizer, loader)
+
+    steps_per_epoch = len(loader) // config.grad_accum
+    if steps_per_epoch == 0:
+        raise ValueError(
+            f"{len(dataset)} training rows cannot fill one step of "
+            f"{config.batch_size} x {accelerator.num_processes} processes x "
+            f"{config.grad_accum} accumulation; lower batch_size"
+        )
+    total_steps = config.max_steps or config.epochs * steps_per_epoch
+    scheduler = get_cosine_schedule_with_warmup(
+        optimizer, min(config.warmup_steps, total_steps // 2), total_steps
+    )
+    progress = Progress()
+    accelerator.register_for_checkpointing(scheduler, progress)
+    resumed = _resume(accelerator, config.checkpoint_dir, progress, reporter)
+
+    accelerator.init_trackers(config.recipe, config=_tracker_config(config))
+    reporter.info(
+        f"{config.recipe}: {len(dataset)} pairs, {total_steps} steps of "
+        f"{config.batch_size * accelerator.num_processes * config.grad_accum} samples "
+        f"on {accelerator.num_processes} x {accelerator.device}"
+    )
+    stage_two_from = math.floor(total_steps * (1 - config.galaxalign_stage2_fraction))
+    bar = tqdm(
+        total=total_steps,
+        initial=progress.step,
+        desc=config.recipe,
+        disable=not accelerator.is_main_process,
+    )
+    started, samples_at_start, loss = time.perf_counter(), progress.samples, float("nan")
+    while progress.step < total_steps:
+        loader.set_epoch(progress.epoch)
+        batches = accelerator.skip_first_batches(loader, progress.batches_in_epoch)
+        for batch in batches:
+            if isinstance(_core(accelerator, objective), GalaxAlignObjective) and (
+                progress.step >= stage_two_from
+            ):
+                _core(accelerator, objective).enter_stage_two()
+            with accelerator.accumulate(objective):
+                parts = objective(batch)
+                # Every process computes the loss of the whole gathered batch but only its own
+                # samples carry gradient; DDP averages, so scale back to the global gradient.
+                accelerator.backward(parts["loss"] * accelerator.num_processes)
+                if accelerator.sync_gradients and config.grad_clip:
+                    accelerator.clip_grad_norm_(objective.parameters(), config.grad_clip)
+                optimizer.step()
+                optimizer.zero_grad()
+            progress.batches_in_epoch += 1
+            progress.samples += len(batch["images"]) * accelerator.num_processes
+            if not accelerator.sync_gradients:
+                continue
+            scheduler.step()
+            progress.step += 1
+            bar.update(1)
+            if progress.step % config.log_every == 0 or progress.step == total_steps:
+                rate = (progress.samples - samples_at_start) / (time.perf_counter() - started)
+                loss = _log(accelerator, config, progress, parts, scheduler, rate, reporter)
+                bar.set_postfix(loss=f"{loss:.4f}", samples_per_s=f"{rate:.1f}")
+            if progress.step % config.checkpoint_every == 0 or progress.step == total_steps:
+                _save(accelerator, config, progress)
+            if progress.step >= total_steps:
+                break
+        else:
+            progress.epoch += 1
+            progress.batches_in_epoch = 0
+    bar.close()
+    seconds = time.perf_counter() - started
+    accelerator.wait_for_everyone()
+    result = TrainResult(
+        steps=progress.step,
+        final_loss=loss,
+        samples_per_second=(progress.samples - samples_at_start) / max(seconds, 1e-9),
+        seconds=seconds,
+        resumed_from_step=resumed,
+        export_dir=str(config.export_dir),
+        weights_sha256="",
+    )
+    if accelerator.is_main_process:
+        result = _export(_core(accelerator, objective), bundle, base_state, config, result)
+    accelerator.end_training()
+    return result
+
+
+_PROJECTIONS = ("visual.proj", "visual.head.proj", "text.proj", "text_projection")
+_TEXT_TRUNK = ("text.", "transformer.", "token_embedding", "positional_embedding", "ln_final")
+
+
+def _lock_towers(clip: torch.nn.Module, config: TrainConfig) -> None:
+    """Freeze a tower's trunk (LiT); its projection into the joint space stays trainable."""
+    for name, param in clip.named_parameters():
+        if name.startswith(_PROJECTIONS):
+            continue
+        if (config.lock_image and name.startswith("visual.")) or (
+            config.lock_text and name.startswith(_TEXT_TRUNK)
+        ):
+            param.requires_grad_(False)
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """No weight decay on biases, norms, embeddings of scale and the temperature."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        (no_decay if param.ndim < 2 or "logit_scale" in name else decay).append(param)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def _resume(accelerator: Accelerator, folder: Path, progress: Progress, reporter: Reporter) -> int:
+    latest = newest_complete(folder)
+    if latest is None:
+        return 0
+    accelerator.load_state(str(latest))
+    reporter.info(f"resumed from checkpoint {latest.name} at step {progress.step}")
+    return progress.step
+
+
+def _save(accelerator: Accelerator, config: TrainConfig, progress: Progress) -> None:
+    path = checkpoint_path(config.checkpoint_dir, progress.step)
+    accelerator.save_state(str(path))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        mark_complete(path)
+        prune(config.checkpoint_dir, config.keep_checkpoints)
+
+
+def _log(
+    accelerator: Accelerator,
+    config: TrainConfig,
+    progress: Progress,
+    parts: dict[str, torch.Tensor],
+    scheduler,
+    rate: float,
+    reporter: Reporter,
+) -> float:
+    values = {name: float(value) for name, value in parts.items()}
+    values |= {"lr": scheduler.get_last_lr()[0], "samples_per_second": rate}
+    accelerator.log(values, step=progress.step)
+    if accelerator.is_main_process:
+        with config.metrics_path.open("a") as handle:
+            handle.write(json.dumps({"step": progress.step, **values}) + "\n")
+        reporter.info(
+            f"step {progress.step}: loss {values['loss']:.4f}, {rate:.1f} samples/s, "
+            f"lr {values['lr']:.2e}"
+        )
+    return values["loss"]
+
+
+def _core(accelerator: Accelerator, objective: torch.nn.Module) -> ClipObjective:
+    return accelerator.unwrap_model(objective)
+
+
+def _export(
+    objective: ClipObjective,
+    bundle,
+    base_state: dict[str, torch.Tensor],
+    config: TrainConfig,
+    result: TrainResult,
+) -> TrainResult:
+    clip = objective.clip.eval()
+    interpolate(clip, base_state, config.wise_ft_alpha)
+    export_open_clip(clip, config.export_dir, bundle.model_cfg, f"cosmoalign-{config.recipe}")
+    if isinstance(objective, GalaxAlignObjective):
+        from safetensors.torch import save_file
+
+        state = {k: v.contiguous() for k, v in objective.symbol_encoder.state_dict().items()}
+        save_file(state, str(config.export_dir / "symbol_encoder.safetensors"))
+    digest = hashlib.sha256((config.export_dir / WEIGHTS_FILE).read_bytes()).hexdigest()
+    return TrainResult(**{**asdict(result), "weights_sha256": digest})
+
+
+def _tracker_config(config: TrainConfig) -> dict:
+    return {
+        key: value if isinstance(value, int | float | str | bool) else str(value)
+        for key, value in asdict(config).items()
+        if key != "extra"
+    }

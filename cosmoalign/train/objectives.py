@@ -1,0 +1,131 @@
+"""The three recipes as modules: a batch in, named loss parts out (``loss`` is the total).
+
+Each objective wraps the CLIP model so one ``forward`` runs under DDP and gradients sync.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cosmoalign.losses import GrainLoss, InfoNCELoss, TriModalLoss, pool_regions
+from cosmoalign.models import image_token_grid
+
+LossParts = dict[str, torch.Tensor]
+MAX_LOGIT_SCALE = 100.0
+
+
+class ClipObjective(nn.Module):
+    """CosmoCLIP: symmetric InfoNCE between images and their captions."""
+
+    def __init__(self, clip: nn.Module) -> None:
+        super().__init__()
+        self.clip = clip
+        self.loss = InfoNCELoss()
+
+    def logit_scale(self) -> torch.Tensor:
+        """The learnable temperature, clamped as CLIP does."""
+        return self.clip.logit_scale.exp().clamp(max=MAX_LOGIT_SCALE)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> LossParts:
+        image = self.clip.encode_image(batch["images"], normalize=True)
+        text = self.clip.encode_text(batch["texts"], normalize=True)
+        loss = self.loss(image, text, self.logit_scale())
+        return {"loss": loss, "image_text": loss.detach()}
+
+
+class GalaxAlignObjective(ClipObjective):
+    """GalaxAlign: image-text, symbol-text and image-symbol alignment in two stages.
+
+    Stage 1 encodes symbols with the shared image encoder; stage 2 starts by copying it into a
+    separate symbol encoder that trains from there. The stage lives in a buffer, so a resumed
+    run continues in the right one.
+    """
+
+    def __init__(self, clip: nn.Module, symbols: torch.Tensor, symbol_labels: torch.Tensor):
+        super().__init__(clip)
+        self.loss = TriModalLoss()
+        self.symbol_encoder = copy.deepcopy(clip.visual)
+        self.register_buffer("symbols", symbols, persistent=False)
+        self.register_buffer("symbol_labels", symbol_labels, persistent=False)
+        self.register_buffer("stage", torch.tensor(1))
+
+    def enter_stage_two(self) -> None:
+        """Give symbols their own encoder, initialised from the image encoder (once)."""
+        if int(self.stage) == 2:
+            return
+        with torch.no_grad():
+            self.symbol_encoder.load_state_dict(self.clip.visual.state_dict())
+        self.stage.fill_(2)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> LossParts:
+        image = self.clip.encode_image(batch["images"], normalize=True)
+        text = self.clip.encode_text(batch["texts"], normalize=True)
+        encoder = self.symbol_encoder if int(self.stage) == 2 else self.clip.visual
+        per_class = F.normalize(encoder(self.symbols), dim=-1)
+        index = _positions(self.symbol_labels, batch["labels"])
+        parts = self.loss(image, text, per_class[index], self.logit_scale(), batch["labels"])
+        return _detach_parts(parts)
+
+
+class GrainObjective(ClipObjective):
+    """GRAIN: global caption alignment plus region embeddings matched to region descriptions."""
+
+    def __init__(self, clip: nn.Module, region_weight: float) -> None:
+        super().__init__(clip)
+        self.loss = GrainLoss(region_weight=region_weight)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> LossParts:
+        image = self.clip.encode_image(batch["images"], normalize=True)
+        text = self.clip.encode_text(batch["texts"], normalize=True)
+        grid = image_token_grid(self.clip, batch["images"])
+        region_image = pool_regions(grid, batch["region_boxes"], batch["region_owner"])
+        region_text = self.clip.encode_text(batch["region_texts"], normalize=True)
+        parts = self.loss(
+            image,
+            text,
+            self.logit_scale(),
+            region_image,
+            region_text,
+            batch["region_groups"],
+        )
+        return _detach_parts(parts)
+
+
+def build_objective(
+    recipe: str,
+    clip: nn.Module,
+    *,
+    symbols: tuple[torch.Tensor, torch.Tensor] | None = None,
+    region_weight: float = 0.5,
+) -> ClipObjective:
+    """The objective module of a recipe around a CLIP model."""
+    if recipe == "cosmoclip":
+        return ClipObjective(clip)
+    if recipe == "galaxalign":
+        if symbols is None:
+            raise ValueError("galaxalign needs the class symbols")
+        return GalaxAlignObjective(clip, *symbols)
+    if recipe == "grain":
+        return GrainObjective(clip, region_weight)
+    raise ValueError(f"unknown recipe {recipe!r}")
+
+
+def _positions(keys: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+    """Index of each query value in ``keys`` (every label must have a symbol)."""
+    match = queries[:, None] == keys[None, :]
+    if not bool(match.any(dim=1).all()):
+        missing = sorted(set(queries.tolist()) - set(keys.tolist()))
+        raise ValueError(f"labels {missing} have no symbol in the symbols table")
+    return match.float().argmax(dim=1)
+
+
+def _detach_parts(parts) -> LossParts:
+    """Loss parts as a dict: ``loss`` keeps its graph, the parts are detached for logging."""
+    values = parts if isinstance(parts, dict) else vars(parts)
+    out = {name: value.detach() for name, value in values.items() if name != "total"}
+    out["loss"] = values["total"]
+    return out

@@ -1,0 +1,19 @@
+"""Named default sets for training: ``demo`` (the offline default on a 2-core CPU) and ``smoke``
+(a tiny random model, seconds; for tests). ``COSMOALIGN_PROFILE`` picks one."""
+
+from __future__ import annotations
+
+import os
+
+PROFILES: dict[str, dict] = {
+    "demo": {"arch": "offline-default", "epochs": 2, "batch_size": 32, "lr": 2e-4},
+    "smoke": {"arch": "tiny", "epochs": 1, "batch_size": 16, "lr": 1e-3, "max_steps": 4},
+}
+
+
+def active_profile() -> dict:
+    """The profile named by ``$COSMOALIGN_PROFILE`` (default ``demo``)."""
+    name = os.environ.get("COSMOALIGN_PROFILE", "demo")
+    if name not in PROFILES:
+        raise ValueError(f"COSMOALIGN_PROFILE={name!r}; choose one of {sorted(PROFILES)}")
+    return PROFILES[name]

@@ -1,0 +1,110 @@
+"""Evaluation sets from a local folder, and the class prompts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from cosmoalign.evaluate.data import (
+    PROMPT_TEMPLATES,
+    class_prompts,
+    from_folder,
+    load_prompt_mapping,
+)
+from cosmoalign.imaging import decode_png, encode_png
+
+
+def write_png(path: Path, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    path.write_bytes(encode_png(pixels))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    for i in range(3):
+        write_png(tmp_path / "imgs" / f"spiral{i}.png", i)
+        write_png(tmp_path / "imgs" / f"smooth{i}.png", 10 + i)
+    return tmp_path / "imgs"
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_labels_csv_gives_classes_and_labels(folder: Path, tmp_path: Path) -> None:
+    rows = "".join(f"spiral{i}.png,spiral\nsmooth{i}.png,smooth\n" for i in range(3))
+    labels = write_csv(tmp_path / "labels.csv", "path,label\n" + rows)
+
+    evalset = from_folder(folder, labels)
+
+    assert evalset.class_names == ["smooth", "spiral"]
+    assert evalset.labels.tolist() == [1, 0] * 3
+    assert evalset.object_ids[:2] == ["spiral0.png", "smooth0.png"]
+    assert evalset.captions is None
+    assert evalset.images[0] == (folder / "spiral0.png").read_bytes()
+    assert len(evalset.prompts) == 2
+
+
+def test_integer_labels_name_classes_by_id(folder: Path, tmp_path: Path) -> None:
+    labels = write_csv(tmp_path / "labels.csv", "path,label\nspiral0.png,2\nsmooth0.png,0\n")
+    evalset = from_folder(folder, labels)
+    assert evalset.class_names == ["0", "1", "2"]
+    assert evalset.labels.tolist() == [2, 0]
+
+
+def test_missing_image_error_names_the_row(folder: Path, tmp_path: Path) -> None:
+    labels = write_csv(
+        tmp_path / "labels.csv", "path,label\nspiral0.png,spiral\nnowhere.png,smooth\n"
+    )
+    with pytest.raises(FileNotFoundError, match=r"labels\.csv, row on line 3.*nowhere\.png"):
+        from_folder(folder, labels)
+
+
+def test_missing_column_is_named(folder: Path, tmp_path: Path) -> None:
+    labels = write_csv(tmp_path / "labels.csv", "id,label\nspiral0.png,spiral\n")
+    with pytest.raises(ValueError, match=r"labels\.csv: missing column\(s\) \['path'\]"):
+        from_folder(folder, labels)
+
+
+def test_class_folders_render_fits_with_lupton_rgb(tmp_path: Path) -> None:
+    write_png(tmp_path / "train" / "spirals" / "a.png", 0)
+    write_png(tmp_path / "train" / "non_spirals" / "b.png", 1)
+    (tmp_path / "validation" / "spirals").mkdir(parents=True)
+    flux = np.random.default_rng(2).gamma(2.0, 1.0, (3, 24, 24)).astype(np.float32)
+    fits.PrimaryHDU(flux).writeto(tmp_path / "validation" / "spirals" / "c.fits")
+    write_png(tmp_path / "loose.png", 3)  # in no class folder: left out
+
+    evalset = from_folder(tmp_path)
+
+    assert evalset.class_names == ["non_spirals", "spirals"]
+    assert evalset.labels.tolist() == [0, 1, 1]
+    assert decode_png(evalset.images[2]).shape == (24, 24, 3)
+
+
+def test_prompt_mapping_replaces_class_text() -> None:
+    prompts = class_prompts(["spirals", "non_spirals"], {"non_spirals": "smooth or featureless"})
+
+    assert len(prompts) == 2 and all(len(p) == len(PROMPT_TEMPLATES) > 3 for p in prompts)
+    assert prompts[0][0] == "an image of a spirals galaxy"
+    assert all("smooth or featureless" in p for p in prompts[1])
+    assert class_prompts(["non_spirals"])[0][0] == "an image of a non spirals galaxy"
+
+
+def test_prompt_mapping_loads_from_json_and_csv(tmp_path: Path) -> None:
+    as_json = tmp_path / "prompts.json"
+    as_json.write_text(json.dumps({"non_spirals": "smooth or featureless"}))
+    as_csv = write_csv(tmp_path / "prompts.csv", "name,prompt\nnon_spirals,smooth or featureless\n")
+
+    assert load_prompt_mapping(as_json) == load_prompt_mapping(as_csv)
+    assert class_prompts(["non_spirals"], as_csv) == class_prompts(["non_spirals"], as_json)
+
+
+def test_prompt_mapping_rejects_unknown_classes() -> None:
+    with pytest.raises(ValueError, match="unknown classes \\['spiral'\\]"):
+        class_prompts(["spirals"], {"spiral": "a spiral"})
