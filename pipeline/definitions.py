@@ -10,6 +10,7 @@ import os
 import dagster as dg
 
 from assets.captions import captions, regions, symbols
+from assets.evaluation import comparison, evaluations
 from assets.ingest import balanced, curated, raw
 from assets.training import models, pairs
 from pipeline.jobs import finetune, ingest, recaption
@@ -32,7 +33,18 @@ RESOURCES_BY_ENV = {"local": RESOURCES_LOCAL, "prod": RESOURCES_PROD}
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(
-        [raw, curated, balanced, captions, regions, symbols, pairs, models]
+        [
+            raw,
+            curated,
+            balanced,
+            captions,
+            regions,
+            symbols,
+            pairs,
+            models,
+            evaluations,
+            comparison,
+        ]
     ),
     jobs=[finetune, ingest, recaption],
     schedules=[weekly_recaption],

@@ -13,13 +13,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def dagster_environ(state_dir: Path, lake_dir: Path) -> dict[str, str]:
-    """Environment for Dagster commands: the repo's dagster.yaml, state and lake under tmp."""
+    """Environment for Dagster commands: the repo's dagster.yaml, state and lake under tmp,
+    training with the ``smoke`` profile."""
     return {
         **os.environ,
         "DAGSTER_HOME": str(REPO_ROOT),
         "DAGSTER_MODULE_NAME": "pipeline.definitions",
         "COSMOALIGN_DAGSTER_DIR": str(state_dir),
         "COSMOALIGN_HOME": str(lake_dir),
+        "COSMOALIGN_PROFILE": "smoke",  # tiny models: the graph end to end in seconds per model
     }
 
 

@@ -28,7 +28,8 @@ def training_pairs(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
     counts: dict[str, dict[str, int]] = {}
     for row in splits:
         per_split = counts.setdefault(row["split"], {})
-        per_split[row["label_name"]] = per_split.get(row["label_name"], 0) + 1
+        name = row["label_name"] or "unlabelled"
+        per_split[name] = per_split.get(name, 0) + 1
     if result.uncaptioned:
         context.log.warning(
             f"{len(result.uncaptioned)} images have no caption and were left out, e.g. "

@@ -4,7 +4,7 @@ from cosmoalign.models.export import export_open_clip
 from cosmoalign.models.factory import build_model
 from cosmoalign.models.pretrained_weights import ChecksumMismatchError
 from cosmoalign.models.spec import ClipBundle, ModelSpec
-from cosmoalign.models.token_grid import image_token_grid
+from cosmoalign.models.token_grid import image_embedding_and_grid, image_token_grid
 
 __all__ = [
     "ChecksumMismatchError",
@@ -12,5 +12,6 @@ __all__ = [
     "ModelSpec",
     "build_model",
     "export_open_clip",
+    "image_embedding_and_grid",
     "image_token_grid",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from open_clip.timm_model import TimmModel
 from open_clip.transformer import VisionTransformer
 from torch import nn
@@ -41,3 +42,18 @@ def _vit_grid(visual: VisionTransformer, images: torch.Tensor) -> torch.Tensor:
     height = images.shape[-2] // visual.patch_size[0]
     width = images.shape[-1] // visual.patch_size[1]
     return tokens.reshape(images.shape[0], height, width, -1).permute(0, 3, 1, 2)
+
+
+def image_embedding_and_grid(
+    model: nn.Module, images: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The normalised global image embedding and the token grid.
+
+    One pass through the tower when its global embedding is the mean of its grid (a timm tower
+    with average pooling and a linear projection); two passes otherwise (ViT: the class token).
+    """
+    grid = image_token_grid(model, images)
+    visual = model.visual
+    if isinstance(visual, TimmModel) and "proj" in visual.head._modules:
+        return F.normalize(grid.mean(dim=(2, 3)), dim=-1), grid
+    return model.encode_image(images, normalize=True), grid

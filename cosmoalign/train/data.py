@@ -35,6 +35,14 @@ def dihedral(image: torch.Tensor, boxes: Sequence[Box], turns: int, flip: bool):
     return image, moved
 
 
+def trim_padding(tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
+    """Drop the padding columns every row shares at the end, so the text tower runs on the
+    batch's real length instead of the full context. Only for towers that mask padding (the
+    Hugging Face ones); open_clip's built-in ``CLIP`` text tower needs the full context."""
+    used = (tokens != pad_id).any(dim=0).nonzero()
+    return tokens[:, : int(used.max()) + 1] if len(used) else tokens[:, :1]
+
+
 def text_group(text: str) -> int:
     """A stable id per distinct text, equal on every process (identical texts are positives)."""
     return int.from_bytes(hashlib.sha1(text.encode()).digest()[:7], "big")
@@ -60,11 +68,16 @@ class PairsDataset(torch.utils.data.Dataset):
         self.epoch = 0
 
     @classmethod
-    def from_lake(cls, lake: Lake, partition: str, split: str = "train", **kwargs) -> PairsDataset:
-        """The rows of one split of ``training_pairs``."""
+    def from_lake(
+        cls, lake: Lake, partition: str, split: str = "train", *, with_symbol: bool, **kwargs
+    ) -> PairsDataset:
+        """The rows of one split of ``training_pairs`` (``with_symbol``: only rows whose class
+        has a symbol, which GalaxAlign needs; unlabelled survey rows have none)."""
         table = lake.read(PAIRS_TABLE, partition)
-        rows = table.filter(pc.equal(table.column("split"), split)).to_pylist()
-        return cls(rows, **kwargs)
+        keep = pc.equal(table.column("split"), split)
+        if with_symbol:
+            keep = pc.and_(keep, pc.is_valid(table.column("symbol_key")))
+        return cls(table.filter(keep).to_pylist(), **kwargs)
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the augmentations of this epoch."""
@@ -95,11 +108,18 @@ class Collate:
 
     tokenizer: Callable[[list[str]], torch.Tensor]
     with_regions: bool
+    trim_text: bool = False
+    """Cut captions to the batch's real length (see :func:`trim_padding`)."""
+
+    def tokens(self, texts: list[str]) -> torch.Tensor:
+        """Token ids of ``texts``, trimmed when the text tower allows it."""
+        tokens = self.tokenizer(texts)
+        return trim_padding(tokens) if self.trim_text else tokens
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         batch = {
             "images": torch.stack([item["image"] for item in items]),
-            "texts": self.tokenizer([item["caption"] for item in items]),
+            "texts": self.tokens([item["caption"] for item in items]),
             "labels": torch.tensor([item["label"] for item in items], dtype=torch.long),
         }
         if self.with_regions:
@@ -110,7 +130,7 @@ class Collate:
                 texts += item["region_texts"]
             batch["region_boxes"] = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
             batch["region_owner"] = torch.tensor(owners, dtype=torch.long)
-            batch["region_texts"] = self.tokenizer(texts) if texts else self.tokenizer([""])[:0]
+            batch["region_texts"] = self.tokens(texts or [""])[: len(texts)]
             batch["region_groups"] = torch.tensor([text_group(t) for t in texts], dtype=torch.long)
         return batch
 

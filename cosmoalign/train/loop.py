@@ -98,6 +98,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     dataset = PairsDataset.from_lake(
         lake,
         config.partition,
+        with_symbol=config.recipe == "galaxalign",
         preprocess=bundle.preprocess_val,
         augment=config.augment,
         seed=config.seed,
@@ -118,12 +119,18 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         batch_size=config.batch_size,
         shuffle=True,
         drop_last=True,
-        collate_fn=Collate(bundle.tokenizer, with_regions=config.recipe == "grain"),
+        collate_fn=Collate(
+            bundle.tokenizer,
+            with_regions=config.recipe == "grain",
+            trim_text="hf_model_name" in bundle.model_cfg["text_cfg"],
+        ),
     )
     optimizer = torch.optim.AdamW(
         _param_groups(objective, config.weight_decay), lr=config.lr, betas=(0.9, 0.98), eps=1e-6
     )
     objective.train()
+    if accelerator.num_processes > 1:
+        _unscale_temperature_gradient(objective.clip.logit_scale, accelerator.num_processes)
     objective, optimizer, loader = accelerator.prepare(objective, optimizer, loader)
 
     steps_per_epoch = len(loader) // config.grad_accum
@@ -221,6 +228,13 @@ def _lock_towers(clip: torch.nn.Module, config: TrainConfig) -> None:
             config.lock_text and name.startswith(_TEXT_TRUNK)
         ):
             param.requires_grad_(False)
+
+
+def _unscale_temperature_gradient(logit_scale: torch.nn.Parameter, world: int) -> None:
+    """The loss is scaled by the world size so local features get the global gradient after
+    DDP's averaging; the temperature already gets the full gradient on every rank (it scales
+    the whole gathered logit matrix), so it alone is divided back."""
+    logit_scale.register_hook(lambda grad: grad / world)
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:

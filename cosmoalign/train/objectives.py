@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cosmoalign.losses import GrainLoss, InfoNCELoss, TriModalLoss, pool_regions
-from cosmoalign.models import image_token_grid
+from cosmoalign.models import image_embedding_and_grid
 
 LossParts = dict[str, torch.Tensor]
 MAX_LOGIT_SCALE = 100.0
@@ -79,9 +79,8 @@ class GrainObjective(ClipObjective):
         self.loss = GrainLoss(region_weight=region_weight)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> LossParts:
-        image = self.clip.encode_image(batch["images"], normalize=True)
+        image, grid = image_embedding_and_grid(self.clip, batch["images"])
         text = self.clip.encode_text(batch["texts"], normalize=True)
-        grid = image_token_grid(self.clip, batch["images"])
         region_image = pool_regions(grid, batch["region_boxes"], batch["region_owner"])
         region_text = self.clip.encode_text(batch["region_texts"], normalize=True)
         parts = self.loss(

@@ -10,40 +10,12 @@ from dagster._core.definitions.data_version import CachingStaleStatusResolver, S
 from dagster._core.loader import LoadingContextForTest
 
 from pipeline.definitions import defs
-from resources import AccelerateLauncher, LakeResource, SurveySources
-from resources.sources import EmbeddedConfig
 from tests.dagster_env import repo_instance
-
-RECIPES = ("cosmoclip", "galaxalign", "grain")
-RECAPTION = ["captions", "regions", "training_pairs"]  # the recaption job's selection
-TINY_TRAINING = {"arch": "tiny", "max_steps": 3, "batch_size": 8, "checkpoint_every": 2}
-
-
-def _assets():
-    return [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+from tests.fixtures.small_graph import RECAPTION, RECIPES, materialize_small_graph
 
 
 def _materialize(instance, lake_root: Path, selection=None, captions_config=None):
-    ops = {f"{recipe}_model": {"config": TINY_TRAINING} for recipe in RECIPES}
-    ops["captions"] = {"config": captions_config or {"launch": "subprocess"}}
-    return dg.materialize(
-        _assets(),
-        selection=selection,
-        partition_key="embedded",
-        instance=instance,
-        resources={
-            "lake": LakeResource(root=str(lake_root)),
-            "launcher": AccelerateLauncher(),
-            "sources": SurveySources(
-                embedded=EmbeddedConfig(total=0, min_per_class=6, size=48, include_hst=False)
-            ),
-        },
-        run_config={"ops": {op: value for op, value in ops.items() if _selected(op, selection)}},
-    )
-
-
-def _selected(op: str, selection: list[str] | None) -> bool:
-    return selection is None or op in selection
+    return materialize_small_graph(instance, lake_root, selection, captions_config)
 
 
 def _user_logs(instance, run_id: str) -> list[str]:
@@ -114,3 +86,67 @@ def test_new_captions_make_the_models_stale(trained):
     [event] = recaptioned.asset_materializations_for_node("captions")
     assert event.metadata["captioned"].value > 0  # a new seed is a new prompt hash
     assert {status(f"{r}_model") for r in RECIPES} == {StaleStatus.STALE}
+
+
+@pytest.mark.slow
+def test_evaluation_numbers_agree_in_json_metadata_report_and_cli(trained, tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    from cosmoalign.report.key_numbers import KEY_COLUMNS, format_value
+
+    _, lake, result = trained
+    folder = lake / "reports" / "cosmoclip_evaluation" / "embedded"
+    results = json.loads((folder / "results.json").read_text())["in_domain"]
+    [event] = result.asset_materializations_for_node("cosmoclip_evaluation")
+    markdown = event.metadata["key_numbers"].value
+    html = (folder / "report.html").read_text()
+    for model, metrics in results["models"].items():
+        values = [format_value(column.value(metrics)) for column in KEY_COLUMNS]
+        assert f"| {model} | " + " | ".join(values) + " |" in markdown
+        for column in KEY_COLUMNS:
+            cell = re.search(
+                rf"data-model='{model}'.*?data-metric='{re.escape(column.key)}' "
+                r"data-value='([^']*)'",
+                html,
+                re.S,
+            )
+            assert cell and float(cell.group(1)) == pytest.approx(column.value(metrics))
+    assert (
+        event.metadata["top1_fine_tuned"].value
+        == results["models"]["fine-tuned"]["zero_shot"]["top1"]
+    )
+
+    export = lake / "cosmoclip_model" / "embedded"
+    out = tmp_path / "cli.json"
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cosmoalign.evaluate",
+            "--model",
+            "tiny",
+            "--model",
+            str(export),
+            "--data",
+            f"lake:{lake}:embedded",
+            "--json",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    by_cli = json.loads(out.read_text())["models"]
+    assert by_cli["tiny"] == results["models"]["base"]
+    assert by_cli[str(export)] == results["models"]["fine-tuned"]
+    assert format_value(results["models"]["fine-tuned"]["zero_shot"]["top1"]) in cli.stdout
+
+    comparison_json = lake / "reports" / "comparison_report" / "embedded" / "results.json"
+    comparison = json.loads(comparison_json.read_text())
+    assert set(comparison["models"]) == {"base", *RECIPES}
+    assert comparison["models"]["cosmoclip"] == results["models"]["fine-tuned"]

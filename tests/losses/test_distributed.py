@@ -127,8 +127,8 @@ def _free_port() -> int:
 
 
 def test_two_processes_match_one_process_on_the_global_batch():
-    # Forked rather than spawned: a spawned child re-imports torch (about 4 s each on 2 cores).
-    mp.start_processes(_worker, args=(_free_port(),), nprocs=WORLD, join=True, start_method="fork")
+    # Spawned, not forked: a child forked after the parent ran autograd can deadlock.
+    mp.spawn(_worker, args=(_free_port(),), nprocs=WORLD, join=True)
 
 
 def test_gathering_is_the_identity_without_a_process_group():

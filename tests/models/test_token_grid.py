@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from cosmoalign.models import ClipBundle, ModelSpec, build_model, image_token_grid
+from cosmoalign.models import (
+    ClipBundle,
+    ModelSpec,
+    build_model,
+    image_embedding_and_grid,
+    image_token_grid,
+)
 
 
 def test_timm_grid_shape_and_mean_equals_global_embedding(offline_bundle: ClipBundle):
@@ -41,3 +48,15 @@ def test_vit_grid_mean_equals_global_embedding_with_average_pooling():
         grid = image_token_grid(bundle.model, images)
         pooled = bundle.model.encode_image(images)
     assert torch.allclose(grid.mean(dim=(2, 3)), pooled, atol=1e-6)
+
+
+@pytest.mark.parametrize("bundle_name", ["offline_bundle", "tiny_bundle"])
+def test_embedding_and_grid_match_encode_image(bundle_name: str, request):
+    bundle: ClipBundle = request.getfixturevalue(bundle_name)
+    images = torch.rand(2, 3, bundle.image_size, bundle.image_size)
+    with torch.inference_mode():
+        embedding, grid = image_embedding_and_grid(bundle.model, images)
+        expected = bundle.model.encode_image(images, normalize=True)
+        expected_grid = image_token_grid(bundle.model, images)
+    assert torch.allclose(embedding, expected, atol=1e-5)
+    assert torch.allclose(grid, expected_grid, atol=1e-6)

@@ -9,6 +9,19 @@ import pytest
 
 from tests.dagster_env import REPO_ROOT, dagster_environ, repo_instance
 
+RECIPES = ("cosmoclip", "galaxalign", "grain")
+ASSETS = (
+    "raw_images",
+    "curated_images",
+    "balanced_images",
+    "captions",
+    "regions",
+    "symbols",
+    "training_pairs",
+    *(f"{recipe}_model" for recipe in RECIPES),
+    *(f"{recipe}_evaluation" for recipe in RECIPES),
+)
+
 
 @pytest.mark.slow
 def test_finetune_runs_on_the_embedded_default_into_the_repo_instance(tmp_path):
@@ -29,14 +42,7 @@ def test_finetune_runs_on_the_embedded_default_into_the_repo_instance(tmp_path):
         run = record.dagster_run
         assert (run.job_name, run.status) == ("finetune", dg.DagsterRunStatus.SUCCESS)
         assert run.tags["dagster/partition"] == "embedded"
-        for asset in (
-            "raw_images",
-            "curated_images",
-            "balanced_images",
-            "captions",
-            "regions",
-            "symbols",
-        ):
+        for asset in (*ASSETS, "comparison_report"):
             event = instance.get_latest_materialization_event(dg.AssetKey(asset))
             assert event.run_id == run.run_id
             assert event.asset_materialization.partition == "embedded"
@@ -44,13 +50,6 @@ def test_finetune_runs_on_the_embedded_default_into_the_repo_instance(tmp_path):
         metadata = balanced.asset_materialization.metadata
         assert metadata["augmented"].value > 0 and metadata["dropped"].value > 0
     assert (lake / "balanced_images" / "embedded" / "part-00000.parquet").exists()
-    assert sorted(p.name for p in lake.iterdir() if not p.name.startswith("raw_files")) == [
-        "balanced_images",
-        "captions",
-        "curated_images",
-        "previews",
-        "quarantine",
-        "raw_images",
-        "regions",
-        "symbols",
-    ]
+    tables = sorted(p.name for p in lake.iterdir())
+    assert tables == sorted([*ASSETS, "previews", "quarantine", "raw_files", "reports", "work"])
+    assert (lake / "reports" / "comparison_report" / "embedded" / "report.html").exists()

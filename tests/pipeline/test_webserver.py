@@ -3,28 +3,40 @@
 import pytest
 import requests
 
-from tests.pipeline.webserver_fixture import served_ingest
+from tests.pipeline.webserver_fixture import Webserver
+
+RECIPES = ("cosmoclip", "galaxalign", "grain")
 
 QUERY = """{ assetNodes { assetKey { path } dependencyKeys { path }
   assetMaterializations(partitions: ["embedded"], limit: 1) { runId partition } } }"""
 
 
 @pytest.mark.slow
-def test_web_ui_shows_materialized_assets_with_lineage(tmp_path):
-    with served_ingest(tmp_path) as server:
-        answer = requests.post(f"{server.url}/graphql", json={"query": QUERY}, timeout=60).json()
+def test_web_ui_shows_materialized_assets_with_lineage(webserver: Webserver):
+    answer = requests.post(f"{webserver.url}/graphql", json={"query": QUERY}, timeout=60).json()
 
     nodes = {node["assetKey"]["path"][0]: node for node in answer["data"]["assetNodes"]}
-    assert {
-        name: [d["path"][0] for d in node["dependencyKeys"]] for name, node in nodes.items()
-    } == {
+    lineage = {
+        name: sorted(d["path"][0] for d in node["dependencyKeys"]) for name, node in nodes.items()
+    }
+    models = {f"{recipe}_model": ["training_pairs"] for recipe in RECIPES}
+    evaluations = {
+        f"{recipe}_evaluation": sorted([f"{recipe}_model", "training_pairs"]) for recipe in RECIPES
+    }
+    assert lineage == {
         "raw_images": [],
         "curated_images": ["raw_images"],
         "balanced_images": ["curated_images"],
         "captions": ["balanced_images", "curated_images"],
         "symbols": ["curated_images"],
-        "regions": ["balanced_images", "curated_images"],
+        "regions": ["balanced_images", "captions", "curated_images"],
+        "training_pairs": sorted(
+            ["balanced_images", "captions", "curated_images", "regions", "symbols"]
+        ),
+        **models,
+        **evaluations,
+        "comparison_report": sorted(f"{recipe}_evaluation" for recipe in RECIPES),
     }
-    for name in ("raw_images", "curated_images", "balanced_images"):
+    for name in lineage:
         [materialization] = nodes[name]["assetMaterializations"]
-        assert materialization == {"runId": server.run_id, "partition": "embedded"}
+        assert materialization == {"runId": webserver.run_id, "partition": "embedded"}

@@ -1,4 +1,4 @@
-"""`dagster dev -w workspace.yaml` on loopback over a temp instance holding the embedded ingest."""
+"""`dagster dev -w workspace.yaml` on loopback over a temp instance holding a small full graph."""
 
 from __future__ import annotations
 
@@ -13,20 +13,15 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-import dagster as dg
 import requests
 
-from assets.ingest import balanced, curated, raw
-from resources import LakeResource, SurveySources
-from resources.sources import EmbeddedConfig
 from tests.dagster_env import REPO_ROOT, dagster_environ, repo_instance
-
-PARTITION = "embedded"
+from tests.fixtures.small_graph import materialize_small_graph
 
 
 @dataclass(frozen=True)
 class Webserver:
-    """A running `dagster dev` and the run that materialized the ingest assets it serves."""
+    """A running `dagster dev` and the run that materialized the assets it serves."""
 
     url: str
     run_id: str
@@ -40,20 +35,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def materialize_ingest(state: Path, lake: Path) -> str:
-    """Materialize a small embedded partition of raw, curated and balanced images; the run id."""
+def materialize_graph(state: Path, lake: Path) -> str:
+    """Materialize every asset of a small embedded partition (tiny models); the run id."""
     with repo_instance(state) as instance:
-        result = dg.materialize(
-            dg.load_assets_from_modules([raw, curated, balanced]),
-            partition_key=PARTITION,
-            instance=instance,
-            resources={
-                "lake": LakeResource(root=str(lake)),
-                "sources": SurveySources(
-                    embedded=EmbeddedConfig(total=0, min_per_class=3, size=48, include_hst=False)
-                ),
-            },
-        )
+        result = materialize_small_graph(instance, lake, per_class=3)
         assert result.success
         return result.run_id
 
@@ -109,9 +94,9 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def served_ingest(tmp_path: Path) -> Iterator[Webserver]:
-    """The embedded ingest assets materialized into a temp instance, served by `dagster dev`."""
+def served_graph(tmp_path: Path) -> Iterator[Webserver]:
+    """The whole graph of a small embedded partition in a temp instance, served by `dagster dev`."""
     state, lake = tmp_path / "dagster", tmp_path / "lake"
-    run_id = materialize_ingest(state, lake)
+    run_id = materialize_graph(state, lake)
     with dagster_dev(state, lake) as url:
         yield Webserver(url=url, run_id=run_id, log=state / "dagster-dev.log")

@@ -2,7 +2,7 @@
 
 import torch
 
-from cosmoalign.train.data import Collate, dihedral, text_group
+from cosmoalign.train.data import Collate, dihedral, text_group, trim_padding
 
 
 def _patch_image(box_pixels, size=8):
@@ -60,3 +60,44 @@ def test_collate_flattens_regions_with_their_owner():
     assert batch["region_boxes"].shape == (2, 4)
     assert batch["region_texts"].tolist() == [[4, 1], [3, 1]]
     assert batch["region_groups"].tolist() == [text_group("core"), text_group("arm")]
+
+
+def test_galaxalign_trains_only_on_rows_whose_class_has_a_symbol(tmp_path):
+    from cosmoalign.train.data import PairsDataset
+    from tests.fixtures.pairs_lake import build_pairs_lake
+
+    lake, result = build_pairs_lake(str(tmp_path), per_class=4, hst=12)
+    assert result.without_symbol > 0  # the unlabelled HST cutouts
+
+    def labels(with_symbol: bool) -> set[int]:
+        dataset = PairsDataset.from_lake(
+            lake,
+            "p",
+            with_symbol=with_symbol,
+            preprocess=None,
+            augment=False,
+            seed=0,
+            max_regions=4,
+        )
+        return {row["label"] for row in dataset.rows}
+
+    assert -1 in labels(with_symbol=False)
+    assert -1 not in labels(with_symbol=True)
+
+
+def test_trim_padding_keeps_every_real_token():
+    tokens = torch.tensor([[5, 6, 0, 0, 0], [7, 0, 0, 0, 0]])
+    assert trim_padding(tokens).tolist() == [[5, 6], [7, 0]]
+    assert trim_padding(torch.zeros(2, 4, dtype=torch.long)).shape == (2, 1)
+
+
+def test_trimmed_captions_embed_exactly_as_padded_ones_in_the_hf_text_tower():
+    from cosmoalign.models import ModelSpec, build_model
+
+    bundle = build_model(ModelSpec("offline-default"))
+    tokens = bundle.tokenizer(["a smooth round galaxy", "a barred spiral with loose arms"])
+    with torch.inference_mode():
+        padded = bundle.model.encode_text(tokens)
+        trimmed = bundle.model.encode_text(trim_padding(tokens))
+    assert trimmed.shape == padded.shape
+    assert torch.allclose(trimmed, padded, atol=1e-5)

@@ -1,0 +1,1 @@
+"""Evaluation stage: base vs fine-tuned per recipe, and the report across recipes."""

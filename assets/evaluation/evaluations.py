@@ -1,0 +1,106 @@
+"""One evaluation asset per recipe (``cosmoclip_evaluation``, ...): the fine-tuned model against
+its base on the dataset's held-out split and on any out-of-domain datasets named in config.
+
+Writes the key numbers as Parquet to ``<lake>/<recipe>_evaluation/<dataset>/`` and
+``results.json`` with a self-contained ``report.html`` to ``<lake>/reports/<recipe>_evaluation/
+<dataset>/``; the key numbers also go to Dagster metadata.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from assets.partitions import DATASETS
+from resources import LakeResource
+
+RECIPES = ("cosmoclip", "galaxalign", "grain")
+
+
+class EvaluationConfig(dg.Config):
+    """What to evaluate on besides the dataset's own held-out split."""
+
+    split: str = "test"
+    out_of_domain: list[str] = Field(
+        default_factory=list,
+        description="Other lake partitions (lake:<partition>) or local folders (class sub-folders)",
+    )
+    prompts: str = ""
+    """Optional JSON/CSV mapping class name -> prompt text (e.g. non_spirals -> smooth)."""
+    batch_size: int = 64
+
+
+def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
+    """The evaluation asset of one recipe."""
+
+    @dg.asset(
+        name=f"{recipe}_evaluation",
+        partitions_def=DATASETS,
+        group_name="evaluation",
+        kinds={"json", "html"},
+        code_version="1",
+        deps=[f"{recipe}_model", "training_pairs"],
+        description=f"The {recipe} model vs its base: zero-shot, retrieval, similarity search "
+        "and linear probe, in and out of domain, with an HTML report.",
+    )
+    def evaluation_asset(
+        context: dg.AssetExecutionContext, config: EvaluationConfig, lake: LakeResource
+    ) -> dg.MaterializeResult:
+        from cosmoalign.evaluate.evaluation_report import evaluate_recipe
+
+        dataset = context.partition_key
+        model_dir = Path(lake.url) / f"{recipe}_model" / dataset
+        base = _base_spec(context, f"{recipe}_model", dataset)
+        evaluation = evaluate_recipe(
+            lake_root=lake.url,
+            partition=dataset,
+            base=base,
+            fine_tuned=model_dir,
+            split=config.split,
+            out_of_domain=config.out_of_domain,
+            prompts=config.prompts or None,
+            batch_size=config.batch_size,
+            cache_dir=lake.work_dir("embeddings"),
+            title=f"{recipe} on {dataset}",
+        )
+        store = lake.open()
+        folder = f"reports/{recipe}_evaluation/{dataset}"
+        results_json = json.dumps(evaluation.results, indent=2, allow_nan=False)
+        store.write_bytes(f"{folder}/results.json", results_json.encode())
+        report_path = store.write_bytes(f"{folder}/report.html", evaluation.html.encode())
+        summary = store.write_table(f"{recipe}_evaluation", dataset, evaluation.key_numbers)
+        return dg.MaterializeResult(
+            metadata={
+                "key_numbers": dg.MetadataValue.md(evaluation.markdown),
+                "report": dg.MetadataValue.path(report_path),
+                "results": dg.MetadataValue.path(f"{store.root}/{folder}/results.json"),
+                "parquet": dg.MetadataValue.path(summary.path),
+                **{
+                    name: dg.MetadataValue.float(value)
+                    for name, value in evaluation.headline.items()
+                },
+            },
+            data_version=dg.DataVersion(hashlib.sha256(results_json.encode()).hexdigest()[:16]),
+        )
+
+    return evaluation_asset
+
+
+def _base_spec(context: dg.AssetExecutionContext, model_asset: str, dataset: str) -> dict:
+    """The architecture the model was fine-tuned from, from its training config."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(model_asset), asset_partitions=[dataset]),
+        limit=1,
+    ).records
+    if not records:
+        raise ValueError(f"{model_asset} has no materialization for {dataset!r}: train it first")
+    run_dir = Path(records[0].asset_materialization.metadata["run_dir"].value)
+    train_config = json.loads((run_dir / "train_config.json").read_text())
+    return {key: train_config[key] for key in ("arch", "pretrained", "image_size", "seed")}
+
+
+cosmoclip_evaluation, galaxalign_evaluation, grain_evaluation = (
+    build_evaluation_asset(recipe) for recipe in RECIPES
+)
