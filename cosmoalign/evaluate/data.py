@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from cosmoalign.imaging import decode_payload, encode_png, to_rgb8
 from cosmoalign.lake import Lake
 from cosmoalign.pairs import PAIRS_TABLE
-from cosmoalign.sources.local import FolderSource, _fits_bands, _split_suffix
+from cosmoalign.sources.local import FolderSource, fits_bands, split_suffix
 
 PROMPT_TEMPLATES: tuple[str, ...] = (
     "an image of a {} galaxy",
@@ -185,7 +185,7 @@ def _from_csv(root: Path, csv_path: Path, prompts: PromptMapping) -> EvalSet:
     for line, relpath, label in rows:
         where = f"{csv_path}, row on line {line}"
         path = root / relpath
-        found = _split_suffix(path.name)
+        found = split_suffix(path.name)
         if found is None:
             raise ValueError(f"{where}: {relpath!r} is not a JPEG, PNG or FITS file")
         if not path.is_file():
@@ -193,7 +193,7 @@ def _from_csv(root: Path, csv_path: Path, prompts: PromptMapping) -> EvalSet:
         payload = path.read_bytes()
         if path.name.lower().endswith(".gz"):
             payload = gzip.decompress(payload)
-        bands = _fits_bands(payload) if found[1] == "fits" else "rgb"
+        bands = fits_bands(payload) if found[1] == "fits" else "rgb"
         images.append(_display_bytes(payload, found[1], bands, where))
         labels.append(index[str(int(label))] if _INT.fullmatch(label) else index[label])
         ids.append(relpath)

@@ -102,10 +102,7 @@ def _long_table(results: dict[str, dict]) -> pa.Table:
     for eval_set, measured in results.items():
         for model, metrics in measured["models"].items():
             for column in KEY_COLUMNS:
-                try:
-                    value = column.value(metrics)
-                except (KeyError, TypeError):  # an unmeasured metric (e.g. no captions)
-                    value = math.nan
+                value = column.value(metrics)  # NaN when not measured (e.g. no captions)
                 rows.append(
                     {
                         "eval_set": eval_set,

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,10 +24,13 @@ class Column:
         return ".".join(self.path)
 
     def value(self, model_results: Mapping) -> float:
+        """The number, or NaN when the metric was not measured (``None`` in the results)."""
         value = model_results
         for key in self.path:
+            if value is None:
+                return math.nan
             value = value[key]
-        return float(value)
+        return math.nan if value is None else float(value)
 
 
 KEY_COLUMNS = (
@@ -55,15 +59,17 @@ def heading(column: Column, results: Mapping) -> str:
     """The column heading, with the similarity cutoff filled in when all models share it."""
     if "@k" not in column.heading:
         return column.heading
-    cutoffs = {model["similarity"]["k"] for model in results["models"].values()}
+    cutoffs = {
+        model["similarity"]["k"] for model in results["models"].values() if model["similarity"]
+    }
     if len(cutoffs) != 1:
         return column.heading
     return column.heading.replace("@k", f"@{cutoffs.pop()}")
 
 
 def format_value(value: float) -> str:
-    """How every table shows a number: three decimals."""
-    return f"{value:.3f}"
+    """How every table shows a number: three decimals, ``-`` when not measured."""
+    return "-" if math.isnan(value) else f"{value:.3f}"
 
 
 def key_numbers_markdown(results: Mapping) -> str:

@@ -83,11 +83,11 @@ class FolderSource:
                 error = f"cannot read {path}: {exc}"
                 yield RawItem(payload=b"", payload_format=payload_format, error=error, **common)
                 continue
-            bands = _fits_bands(payload) if payload_format == "fits" else "rgb"
+            bands = fits_bands(payload) if payload_format == "fits" else "rgb"
             yield RawItem(payload=payload, payload_format=payload_format, bands=bands, **common)
 
 
-def _split_suffix(filename: str) -> tuple[str, PayloadFormat] | None:
+def split_suffix(filename: str) -> tuple[str, PayloadFormat] | None:
     """The name without its image suffix and the payload format, or None for other files."""
     lower = filename.lower()
     for suffix, payload_format in _FORMATS.items():
@@ -104,7 +104,7 @@ def _list_images(root: Path) -> dict[str, tuple[str, PayloadFormat]]:
         prefix = Path(directory).relative_to(root).as_posix()
         for filename in filenames:
             relpath = filename if prefix == "." else f"{prefix}/{filename}"
-            found = _split_suffix(relpath)
+            found = split_suffix(relpath)
             if found is not None and not filename.startswith("."):
                 files[relpath] = found
     return dict(sorted(files.items()))
@@ -198,7 +198,7 @@ def _id_lookup(files: dict[str, tuple[str, PayloadFormat]]) -> list[dict[str, li
     return levels
 
 
-def _fits_bands(payload: bytes) -> str:
+def fits_bands(payload: bytes) -> str:
     """The ``BANDS`` header keyword of the first HDU that has one, else ``"unknown"``."""
     from astropy.io import fits
 

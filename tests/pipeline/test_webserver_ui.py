@@ -79,14 +79,9 @@ def _screenshot_on_failure(page: Page, path: Path) -> Iterator[None]:
         raise
 
 
-def _graph_url(url: str, node: dict) -> str:
-    """The global asset lineage with the groups of the asset and its parents expanded.
-
-    Group ids are ``global@global:<group>`` while the UI's per-code-location groups flag is off
-    (its default).
-    """
-    groups = {node["groupName"], *(d["asset"]["groupName"] for d in node["dependencies"])}
-    return f"{url}/asset-groups?expanded=" + ",".join(f"global@global:{g}" for g in sorted(groups))
+def _graph_url(url: str) -> str:
+    """The asset's lineage graph: the asset with its upstream assets, names in full."""
+    return f"{url}/assets/{ASSET}?view=lineage&lineageScope=upstream&lineageDepth=1"
 
 
 def _browse(
@@ -105,7 +100,7 @@ def _browse(
             # Dismiss the "Join the Dagster community" dialog shown on loopback.
             page.add_init_script('localStorage.setItem("communityNux", JSON.stringify("1"))')
             with _screenshot_on_failure(page, shots["failure"]):
-                page.goto(_graph_url(server.url, node))
+                page.goto(_graph_url(server.url))
                 for name in names:
                     graph_node = page.locator("svg foreignObject").get_by_text(name, exact=True)
                     expect(graph_node.first).to_be_visible(timeout=TIMEOUT_MS)

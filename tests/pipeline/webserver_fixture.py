@@ -38,7 +38,7 @@ def free_port() -> int:
 def materialize_graph(state: Path, lake: Path) -> str:
     """Materialize every asset of a small embedded partition (tiny models); the run id."""
     with repo_instance(state) as instance:
-        result = materialize_small_graph(instance, lake, per_class=3)
+        result = materialize_small_graph(instance, lake)
         assert result.success
         return result.run_id
 
