@@ -119,3 +119,45 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(lake_root, tmp_path):
     assert final["step"] == steps
     result = json.loads(resumed.stderr.split("result ", 1)[1].split(" (version")[0])
     assert (result["steps"], result["resumed_from_step"]) == (steps, killed_at)
+
+
+def _exported_state(export: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(export / "open_clip_model.safetensors"))
+
+
+def _base_state() -> dict:
+    from cosmoalign.models import ModelSpec, build_model
+
+    return build_model(ModelSpec("tiny"), seed=0).model.state_dict()
+
+
+@pytest.mark.slow
+def test_locked_text_tower_and_accumulation(lake_root, tmp_path):
+    import torch
+
+    config = _config(lake_root, tmp_path, max_steps=2, batch_size=4, grad_accum=2, lock_text=True)
+    _run(_python(config))
+    assert [row["step"] for row in _metrics(tmp_path)] == [1, 2]
+    trained, base = _exported_state(tmp_path / "export"), _base_state()
+    text_trunk = [k for k in base if k.startswith(("transformer.", "token_embedding"))]
+    assert text_trunk and all(torch.equal(trained[k], base[k]) for k in text_trunk)
+    assert not torch.equal(trained["text_projection"], base["text_projection"])
+    assert not torch.equal(trained["visual.conv1.weight"], base["visual.conv1.weight"])
+
+
+@pytest.mark.slow
+def test_wise_ft_interpolates_the_export_with_the_base(lake_root, tmp_path):
+    import torch
+
+    full, half = tmp_path / "full", tmp_path / "half"
+    _run(_python(_config(lake_root, full, max_steps=2, batch_size=8)))
+    _run(_python(_config(lake_root, half, max_steps=2, batch_size=8, wise_ft_alpha=0.5)))
+    base, tuned, mixed = (
+        _base_state(),
+        _exported_state(full / "export"),
+        _exported_state(half / "export"),
+    )
+    for key in ("visual.conv1.weight", "text_projection", "logit_scale"):
+        assert torch.allclose(mixed[key], (base[key] + tuned[key]) / 2, atol=1e-6), key
