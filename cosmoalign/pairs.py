@@ -7,6 +7,7 @@ Rows keep their split, so evaluation reads the held-out rows from the same table
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -43,6 +44,8 @@ class PairsResult:
     summary: WriteSummary
     uncaptioned: list[str]
     without_symbol: int
+    per_split: dict[str, Counter]
+    """Rows per class name (``unlabelled`` for rows without one) in each split."""
 
 
 def normalise_box(box: list[int], width: int, height: int) -> list[float]:
@@ -70,6 +73,7 @@ def build_pairs(lake: Lake, partition: str, batch_size: int = 256) -> PairsResul
     )
     uncaptioned: list[str] = []
     without_symbol = 0
+    per_split: dict[str, Counter] = {}
     with lake.writer(PAIRS_TABLE, partition, PAIR_SCHEMA) as writer:
         for rows in _image_rows(lake, partition, batch_size):
             out = []
@@ -78,6 +82,9 @@ def build_pairs(lake: Lake, partition: str, batch_size: int = 256) -> PairsResul
                 if caption is None:
                     uncaptioned.append(row["object_id"])
                     continue
+                per_split.setdefault(row["split"], Counter())[
+                    row["label_name"] or "unlabelled"
+                ] += 1
                 symbol = symbols.get(row["label"])
                 without_symbol += symbol is None
                 region = regions.get(row["object_id"], {"boxes": [], "texts": []})
@@ -98,7 +105,7 @@ def build_pairs(lake: Lake, partition: str, batch_size: int = 256) -> PairsResul
                     }
                 )
             writer.write_rows(out)
-    return PairsResult(writer.summary, uncaptioned, without_symbol)
+    return PairsResult(writer.summary, uncaptioned, without_symbol, per_split)
 
 
 def _by_object(lake: Lake, table: str, partition: str, columns: list[str]) -> dict[str, dict]:

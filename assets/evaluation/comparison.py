@@ -23,8 +23,7 @@ def comparison_report(
     context: dg.AssetExecutionContext, lake: LakeResource
 ) -> dg.MaterializeResult:
     """Gather the recipes' in-domain results into one comparison."""
-    from cosmoalign.evaluate.run import report_html
-    from cosmoalign.report import key_numbers_markdown
+    from cosmoalign.report import key_numbers_markdown, render_report
 
     dataset = context.partition_key
     store = lake.open()
@@ -39,7 +38,7 @@ def comparison_report(
     blob = json.dumps(combined, indent=2, allow_nan=False)
     folder = f"reports/comparison_report/{dataset}"
     store.write_bytes(f"{folder}/results.json", blob.encode())
-    html = report_html(combined, {}, f"Recipes compared on {dataset}")
+    html = render_report(combined, title=f"Recipes compared on {dataset}")
     report = store.write_bytes(f"{folder}/report.html", html.encode())
     return dg.MaterializeResult(
         metadata={

@@ -19,17 +19,10 @@ from resources import LakeResource
 )
 def training_pairs(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Join one dataset's images with their captions, regions and symbols."""
-    from cosmoalign.pairs import PAIRS_TABLE, build_pairs
+    from cosmoalign.pairs import build_pairs
 
     dataset = context.partition_key
-    store = lake.open()
-    result = build_pairs(store, dataset)
-    splits = store.read(PAIRS_TABLE, dataset, columns=["split", "label_name"]).to_pylist()
-    counts: dict[str, dict[str, int]] = {}
-    for row in splits:
-        per_split = counts.setdefault(row["split"], {})
-        name = row["label_name"] or "unlabelled"
-        per_split[name] = per_split.get(name, 0) + 1
+    result = build_pairs(lake.open(), dataset)
     if result.uncaptioned:
         context.log.warning(
             f"{len(result.uncaptioned)} images have no caption and were left out, e.g. "
@@ -38,7 +31,7 @@ def training_pairs(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
     return dg.MaterializeResult(
         metadata={
             **write_summary_metadata(result.summary),
-            "per_split": counts_table(counts),
+            "per_split": counts_table(result.per_split),
             "without_symbol": dg.MetadataValue.int(result.without_symbol),
         },
         data_version=dg.DataVersion(result.summary.content_hash),

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", help="torch device (default: cuda if available)")
     parser.add_argument("--seed", type=int, default=0, help="seed of randomly initialised weights")
     args = parser.parse_args(argv)
-    from cosmoalign.evaluate.run import compare, report_html
+    from cosmoalign.evaluate.run import compare
     from cosmoalign.models.factory import build_model
 
     try:
@@ -116,10 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
     if args.report:
-        from cosmoalign.report import write_report
+        from cosmoalign.report import render_report, write_report
 
         title = f"{evalset.name}: {' vs '.join(models)}"
-        write_report(args.report, report_html(results, extras, title))
+        write_report(args.report, render_report(results, **extras, title=title))
     return 0
 
 

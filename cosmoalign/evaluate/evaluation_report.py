@@ -13,10 +13,11 @@ from pathlib import Path
 import pyarrow as pa
 
 from cosmoalign.evaluate.data import EvalSet, from_folder, from_lake, load_prompt_mapping
-from cosmoalign.evaluate.run import compare, report_html
+from cosmoalign.evaluate.run import compare
 from cosmoalign.models import ModelSpec, build_model
 from cosmoalign.models.spec import LOCAL_DIR_PREFIX
-from cosmoalign.report.key_numbers import KEY_COLUMNS, key_numbers_markdown
+from cosmoalign.report import key_numbers_markdown, render_report
+from cosmoalign.report.key_numbers import KEY_COLUMNS
 
 LAKE_PREFIX = "lake:"
 KEY_NUMBERS_SCHEMA = pa.schema(
@@ -68,7 +69,7 @@ def evaluate_recipe(
     for name, evalset in sets.items():
         measured, extras = compare(models, evalset, batch_size=batch_size, cache_dir=cache_dir)
         results[name] = measured
-        pages.append(report_html(measured, extras, f"{title}: {evalset.name}"))
+        pages.append(render_report(measured, **extras, title=f"{title}: {evalset.name}"))
     markdown = "\n".join(
         f"**{sets[name].name}**\n\n{key_numbers_markdown(measured)}"
         for name, measured in results.items()

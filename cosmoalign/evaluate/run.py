@@ -11,7 +11,7 @@ from cosmoalign.evaluate.data import EvalSet
 from cosmoalign.evaluate.embed import Embeddings, embed
 from cosmoalign.evaluate.metrics import linear_probe, retrieval, similarity_search, zero_shot
 from cosmoalign.models.spec import ClipBundle
-from cosmoalign.report.page import GalleryQuery, render_report
+from cosmoalign.report.page import GalleryQuery
 
 GALLERY_QUERIES = 4
 GALLERY_NEIGHBOURS = 5
@@ -113,23 +113,3 @@ def gallery(
         found = [(evalset.images[i], texts[i], names[i]) for i in nearest]
         rows.append((evalset.images[query], texts[query], found))
     return rows
-
-
-def report_html(results: dict, extras: dict, title: str) -> str:
-    """The HTML report of :func:`compare`'s output; unmeasured metrics show as ``nan``, since
-    :func:`cosmoalign.report.render_report` expects every metric."""
-    view = {**results, "models": {}}
-    for name, metrics in results["models"].items():
-        view["models"][name] = {
-            key: metrics[key] if metrics[key] is not None else _UNMEASURED[key] for key in metrics
-        }
-    return render_report(view, **extras, title=title)
-
-
-_NAN = float("nan")
-_NO_RECALL = {"r1": _NAN, "r5": _NAN, "r10": _NAN, "median_rank": _NAN, "recall_curve": []}
-_UNMEASURED = {
-    "retrieval": {"image_to_text": _NO_RECALL, "text_to_image": _NO_RECALL},
-    "similarity": {"map_at_k": _NAN, "precision_at_k": _NAN, "k": "k"},
-    "linear_probe": {"accuracy_mean": _NAN, "accuracy_std": _NAN, "folds": 0},
-}

@@ -43,8 +43,9 @@ def render_report(
 
     ``results`` is ``{"dataset", "class_names", "models": {name: {"zero_shot", "retrieval",
     "similarity", "linear_probe"}}}`` with each metric as its result's ``to_dict()``.
-    ``embeddings`` and integer class ``labels`` (of one model, usually the fine-tuned one) add a
-    2-D map; ``gallery`` adds rows of a query image followed by its nearest neighbours.
+    A metric that could not be measured is ``None`` (shown as ``-``; no retrieval plot without
+    captions). ``embeddings`` and integer class ``labels`` (of one model, usually the fine-tuned
+    one) add a 2-D map; ``gallery`` adds rows of a query image followed by its nearest neighbours.
     """
     if (embeddings is None) != (labels is None):
         raise ValueError("embeddings and labels go together: give both or neither")
@@ -72,22 +73,26 @@ def render_report(
                 "Zero-shot recall of each class",
             ),
         ),
-        _section(
-            "Retrieval",
-            _figure(
-                plots.recall_curves_png(
-                    {
-                        name: {
-                            "image → text": m["retrieval"]["image_to_text"]["recall_curve"],
-                            "text → image": m["retrieval"]["text_to_image"]["recall_curve"],
-                        }
-                        for name, m in models.items()
-                    }
-                ),
-                "Recall@k of the paired caption (image → text) and image (text → image)",
-            ),
-        ),
     ]
+    measured = {name: m["retrieval"] for name, m in models.items() if m["retrieval"]}
+    if measured:  # a dataset without captions has no retrieval
+        sections.append(
+            _section(
+                "Retrieval",
+                _figure(
+                    plots.recall_curves_png(
+                        {
+                            name: {
+                                "image → text": r["image_to_text"]["recall_curve"],
+                                "text → image": r["text_to_image"]["recall_curve"],
+                            }
+                            for name, r in measured.items()
+                        }
+                    ),
+                    "Recall@k of the paired caption (image → text) and image (text → image)",
+                ),
+            )
+        )
     if embeddings is not None:
         sections.append(
             _section(

@@ -161,15 +161,14 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         desc=config.recipe,
         disable=not accelerator.is_main_process,
     )
+    core: ClipObjective = accelerator.unwrap_model(objective)
     started, samples_at_start, loss = time.perf_counter(), progress.samples, float("nan")
     while progress.step < total_steps:
         loader.set_epoch(progress.epoch)
         batches = accelerator.skip_first_batches(loader, progress.batches_in_epoch)
         for batch in batches:
-            if isinstance(_core(accelerator, objective), GalaxAlignObjective) and (
-                progress.step >= stage_two_from
-            ):
-                _core(accelerator, objective).enter_stage_two()
+            if isinstance(core, GalaxAlignObjective) and progress.step >= stage_two_from:
+                core.enter_stage_two()
             with accelerator.accumulate(objective):
                 parts = objective(batch)
                 # Every process computes the loss of the whole gathered batch but only its own
@@ -210,7 +209,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         weights_sha256="",
     )
     if accelerator.is_main_process:
-        result = _export(_core(accelerator, objective), bundle, base_state, config, result)
+        result = _export(core, bundle, base_state, config, result)
     accelerator.end_training()
     return result
 
@@ -288,10 +287,6 @@ def _log(
             f"lr {values['lr']:.2e}"
         )
     return values["loss"]
-
-
-def _core(accelerator: Accelerator, objective: torch.nn.Module) -> ClipObjective:
-    return accelerator.unwrap_model(objective)
 
 
 def _export(

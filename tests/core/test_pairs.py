@@ -24,6 +24,9 @@ def test_pairs_cover_balanced_train_and_held_out_rows(built):
     captions = lake.read(CAPTIONS_TABLE, "p").to_pandas().set_index("object_id")["caption"]
     assert (pairs.set_index("object_id")["caption"] == captions.loc[pairs["object_id"]]).all()
     assert pairs["symbol_key"].notna().all()
+    assert {split: sum(c.values()) for split, c in result.per_split.items()} == (
+        pairs["split"].value_counts().to_dict()
+    )
 
 
 def test_region_boxes_are_normalised_and_paired_with_texts(built):

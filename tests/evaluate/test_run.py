@@ -14,10 +14,11 @@ import pytest
 from cosmoalign.evaluate.__main__ import main, parse_model
 from cosmoalign.evaluate.data import EvalSet, from_folder, from_lake
 from cosmoalign.evaluate.embed import embed, model_fingerprint
-from cosmoalign.evaluate.run import compare, evaluate_model, report_html
+from cosmoalign.evaluate.run import compare, evaluate_model
 from cosmoalign.models import ClipBundle, ModelSpec, build_model, export_open_clip
 from cosmoalign.models.export import CHECKPOINT_FILE
 from cosmoalign.models.pretrained_weights import sha256_of
+from cosmoalign.report import render_report
 from tests.fixtures.pairs_lake import build_pairs_lake
 from tests.shared_data import GZ_SPIRALS, require
 
@@ -84,7 +85,7 @@ def test_compare_gives_the_report_its_results_and_extras(train_set: EvalSet) -> 
     assert extras["labels"] is train_set.labels
     assert len(extras["gallery"]) == 4
     assert all(len(neighbours) == 5 for _, _, neighbours in extras["gallery"])
-    assert report_html(results, extras, "t").startswith("<!DOCTYPE html>")
+    assert render_report(results, **extras, title="t").startswith("<!DOCTYPE html>")
 
 
 def test_tiny_test_split_leaves_unmeasurable_metrics_absent(lake_root: str) -> None:
@@ -156,4 +157,4 @@ def test_tiny_model_on_gz_kaggle_spirals(tmp_path: Path) -> None:
     assert metrics["retrieval"] is None
     assert 0.0 <= metrics["zero_shot"]["top1"] <= 1.0
     assert metrics["linear_probe"]["folds"] == 5 and metrics["similarity"]["k"] == 10
-    assert "nan" in report_html(results, extras, "spirals")  # retrieval shown as absent
+    assert "nan" in render_report(results, **extras, title="spirals")  # retrieval shown as absent
