@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cosmoalign.augment import Augmenter, SkyAugmenter
+from cosmoalign.framing import measure_frame
 from cosmoalign.imaging import decode_png, encode_png
 
 REQUIRED_COLUMNS = (
@@ -131,7 +132,7 @@ def _augmented_copies(
     """``n_copies`` augmented rows, cycling over ``ranked`` (smallest rank first)."""
     positions = [j % len(ranked) for j in range(n_copies)]
     copies = ranked.iloc[positions].copy()
-    ids, pngs, widths, heights = [], [], [], []
+    ids, pngs, widths, heights, frames = [], [], [], [], []
     for j, source_id in enumerate(copies["object_id"]):
         k = j // len(ranked) + 1
         copy_id = augmented_id(source_id, k)
@@ -141,11 +142,13 @@ def _augmented_copies(
         pngs.append(encode_png(pixels))
         heights.append(pixels.shape[0])
         widths.append(pixels.shape[1])
+        frames.append(list(measure_frame(pixels)))
     copies["provenance"] = [f"augmented-from:{source_id}" for source_id in copies["object_id"]]
     copies["object_id"] = ids
     copies["image_png"] = pngs
     copies["width"] = widths
     copies["height"] = heights
+    copies["frame"] = frames
     return copies
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from cosmoalign.framing import Frame, measure_frame
 from cosmoalign.imaging import DecodeError, decode_payload, encode_png, to_rgb8
 from cosmoalign.schema import IMAGE_SCHEMA, ORIGINAL
 from cosmoalign.splits import assign_splits
@@ -80,17 +81,20 @@ class _Decoded:
     png: bytes
     width: int
     height: int
+    frame: Frame
 
 
 def _decode_and_render(row: dict, config: CurationConfig) -> _Decoded:
-    """The per-row heavy work: decode, validate, hash the pixels and encode RGB as PNG."""
+    """The per-row heavy work: decode, validate, hash the pixels, frame the galaxy and encode
+    RGB as PNG."""
     if row["error"]:
         raise Rejected(f"fetch failed: {row['error']}")
     pixels = decode_payload(row["payload"], row["payload_format"])
     validate(pixels, config)
     digest = hashlib.sha256(f"{pixels.dtype}{pixels.shape}".encode() + pixels.tobytes())
     rgb = to_rgb8(pixels, row["bands"] or "")
-    return _Decoded(digest.hexdigest(), encode_png(rgb), rgb.shape[1], rgb.shape[0])
+    frame = measure_frame(rgb)
+    return _Decoded(digest.hexdigest(), encode_png(rgb), rgb.shape[1], rgb.shape[0], frame)
 
 
 def _try_decode(row: dict, config: CurationConfig) -> _Decoded | Rejected | DecodeError:
@@ -150,6 +154,7 @@ def curate_batch(
                 "image_png": outcome.png,
                 "width": outcome.width,
                 "height": outcome.height,
+                "frame": list(outcome.frame),
                 "bands": row["bands"],
                 "provenance": ORIGINAL,
             }

@@ -2,6 +2,8 @@
 
 One table feeds all three recipes: CosmoCLIP reads (image, caption), GalaxAlign adds the class's
 schematic symbol, GRAIN adds the region boxes (normalised to [0, 1]) and their descriptions.
+Images keep their whole field; ``frame`` (normalised too) is the galaxy-centred crop that
+training and evaluation look at.
 Rows keep their split, so evaluation reads the held-out rows from the same table.
 """
 
@@ -27,6 +29,7 @@ PAIR_SCHEMA = pa.schema(
         pa.field("label", pa.int32(), nullable=False),
         pa.field("label_name", pa.string()),
         pa.field("image_png", pa.large_binary(), nullable=False),
+        pa.field("frame", pa.list_(pa.float32(), 4), nullable=False),
         pa.field("caption", pa.string(), nullable=False),
         pa.field("symbol_key", pa.string()),
         pa.field("region_boxes", pa.list_(pa.list_(pa.float32(), 4)), nullable=False),
@@ -34,7 +37,9 @@ PAIR_SCHEMA = pa.schema(
     ]
 )
 
-_IMAGE_COLUMNS = ["object_id", "split", "label", "label_name", "image_png", "width", "height"]
+_IMAGE_COLUMNS = [
+    *("object_id", "split", "label", "label_name", "image_png", "width", "height", "frame")
+]
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ def build_pairs(lake: Lake, partition: str, batch_size: int = 256) -> PairsResul
                         "label": row["label"],
                         "label_name": row["label_name"],
                         "image_png": row["image_png"],
+                        "frame": normalise_box(row["frame"], row["width"], row["height"]),
                         "caption": caption["caption"],
                         "symbol_key": symbol,
                         "region_boxes": [

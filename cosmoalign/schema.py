@@ -30,6 +30,7 @@ IMAGE_SCHEMA = pa.schema(
         pa.field("image_png", pa.large_binary(), nullable=False),
         pa.field("width", pa.int32(), nullable=False),
         pa.field("height", pa.int32(), nullable=False),
+        pa.field("frame", pa.list_(pa.int32(), 4), nullable=False),
         pa.field("bands", pa.string()),
         pa.field("provenance", pa.string(), nullable=False),
     ]

@@ -47,7 +47,8 @@ class HttpConfig(dg.Config):
 
 
 class EmbeddedConfig(dg.Config):
-    """The offline default: procedural Galaxy10-class galaxies plus real HST cutouts."""
+    """The offline default: real SDSS cutouts shipped in the package (unlabelled), procedural
+    Galaxy10-class galaxies (labelled) and real HST cutouts."""
 
     total: int = Field(default=800, description="Procedural galaxies, in Galaxy10 proportions")
     min_per_class: int = 20
@@ -55,6 +56,7 @@ class EmbeddedConfig(dg.Config):
     seed: int = 0
     include_hst: bool = True
     max_hst: int = 200
+    max_real: int = Field(default=2000, description="Real SDSS cutouts from the package (<= 2000)")
 
     def build(self, cache_dir: Path, http: HttpConfig) -> Source:
         """The configured embedded source."""
@@ -67,6 +69,7 @@ class EmbeddedConfig(dg.Config):
             seed=self.seed,
             include_hst=self.include_hst,
             max_hst=self.max_hst,
+            max_real=self.max_real,
         )
 
 

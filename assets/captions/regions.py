@@ -21,7 +21,10 @@ def regions(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Materia
     """Describe the regions of one dataset's captioned images."""
     from cosmoalign.captions.region_table import regions_partition
 
-    summary, kinds = regions_partition(lake.open(), context.partition_key)
+    def progress(done: int, rate: float) -> None:
+        context.log.info(f"described the regions of {done} rows ({rate:.1f} rows/s)")
+
+    summary, kinds = regions_partition(lake.open(), context.partition_key, progress=progress)
     return dg.MaterializeResult(
         metadata={
             **write_summary_metadata(summary),

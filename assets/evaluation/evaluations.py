@@ -1,5 +1,7 @@
 """One evaluation asset per recipe (``cosmoclip_evaluation``, ...): the fine-tuned model against
-its base on the dataset's held-out split and on any out-of-domain datasets named in config.
+its base on the dataset's held-out split, on any out-of-domain datasets named in config and on the
+real benchmark (gz-kaggle-spirals validation) where this machine has it (``COSMOALIGN_REAL_EVAL``,
+see :mod:`cosmoalign.evaluate.real_sets`).
 
 Writes the key numbers as Parquet to ``<lake>/<recipe>_evaluation/<dataset>/`` and
 ``results.json`` with a self-contained ``report.html`` to ``<lake>/reports/<recipe>_evaluation/
@@ -28,7 +30,8 @@ class EvaluationConfig(dg.Config):
         description="Other lake partitions (lake:<partition>) or local folders (class sub-folders)",
     )
     prompts: str = ""
-    """Optional JSON/CSV mapping class name -> prompt text (e.g. non_spirals -> smooth)."""
+    """Optional JSON/CSV mapping class name -> prompt text (e.g. non_spirals -> smooth) of the
+    held-out split and the out-of-domain sets; the real benchmark has its own."""
     batch_size: int = 64
 
 
@@ -40,15 +43,17 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
         partitions_def=DATASETS,
         group_name="evaluation",
         kinds={"json", "html"},
-        code_version="1",
+        code_version="2",
         deps=[f"{recipe}_model", "training_pairs"],
         description=f"The {recipe} model vs its base: zero-shot, retrieval, similarity search "
-        "and linear probe, in and out of domain, with an HTML report.",
+        "and linear probe, in and out of domain and on real SDSS galaxies (when present), with "
+        "an HTML report.",
     )
     def evaluation_asset(
         context: dg.AssetExecutionContext, config: EvaluationConfig, lake: LakeResource
     ) -> dg.MaterializeResult:
         from cosmoalign.evaluate.evaluation_report import evaluate_recipe
+        from cosmoalign.evaluate.real_sets import real_eval_folder
 
         dataset = context.partition_key
         model_dir = Path(lake.url) / f"{recipe}_model" / dataset
@@ -61,6 +66,7 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
             split=config.split,
             out_of_domain=config.out_of_domain,
             prompts=config.prompts or None,
+            real_eval=real_eval_folder(context.log.info),
             batch_size=config.batch_size,
             cache_dir=lake.work_dir("embeddings"),
             title=f"{recipe} on {dataset}",

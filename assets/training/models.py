@@ -37,6 +37,7 @@ class FinetuneConfig(dg.Config):
     warmup_steps: int = 10
     lock_text: bool = False
     lock_image: bool = False
+    trunk_lr_scale: float = 1.0
     wise_ft_alpha: float = 1.0
     augment: bool = True
     checkpoint_every: int = 50

@@ -34,11 +34,15 @@ def prompt_hash(*parts: str) -> str:
 
 
 def compose_caption(label_name: str | None, description: str) -> str:
-    """Join label text and a generated description, as CosmoCLIP does."""
+    """Join label text (in astronomers' words) and a generated description, as CosmoCLIP does."""
+    from cosmoalign.captions.vocabulary import label_words
+
     description = description.strip()
     if not label_name:
         return description
-    return f"an image of a {label_name} galaxy. {description}".strip()
+    phrase = label_words(label_name).phrase
+    article = "an" if phrase[0] in "aeiou" else "a"
+    return f"an image of {article} {phrase}. {description}".strip()
 
 
 class Captioner(Protocol):

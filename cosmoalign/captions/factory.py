@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cosmoalign.captions.base import Captioner
+from cosmoalign.parallel import default_workers
 
 BACKENDS = ("morphology", "blip", "mllm")
 
@@ -21,7 +22,7 @@ def build_captioner(
     if backend == "morphology":
         from cosmoalign.captions.morphology import MorphologyCaptioner
 
-        return MorphologyCaptioner(seed=seed)
+        return MorphologyCaptioner(seed=seed, workers=default_workers())
     if backend == "blip":
         from cosmoalign.captions.blip import BlipCaptioner
 

@@ -186,6 +186,39 @@ def elliptical_radius(
     return np.hypot(u, v / max(1 - ellip, 0.05))
 
 
+def smooth_model_residual(seg: Segmentation, m: Morphology) -> tuple[np.ndarray, np.ndarray]:
+    """Light left after removing a smooth elliptical model of the central galaxy.
+
+    The model is the median of each one-pixel elliptical annulus of the smoothed image. Returns
+    ``(residual, zone)``: the residual image and the part of the galaxy outside half its
+    half-light radius, where arms, bars' ends, rings and tidal features show.
+    """
+    main = seg.labels == seg.main.label
+    radius = elliptical_radius(main.shape, m.center, m.ellipticity, m.position_angle)
+    bins = np.round(radius).astype(int)
+    inside = main & (bins > 0)
+    if not inside.any():
+        return np.zeros_like(seg.smooth), inside
+    profile = _binned_median(bins[inside], seg.smooth[inside])
+    top = len(profile)
+    residual = seg.smooth - profile[np.minimum(bins, top - 1)]
+    return residual, inside & (radius >= 0.5 * m.r_half)
+
+
+def _binned_median(bins: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The median of ``values`` in each integer bin (0 for empty bins), in one sort."""
+    order = np.lexsort((values, bins))
+    ordered = values[order]
+    counts = np.bincount(bins)
+    starts = np.cumsum(counts) - counts
+    filled = counts > 0
+    low = starts[filled] + (counts[filled] - 1) // 2
+    high = starts[filled] + counts[filled] // 2
+    medians = np.zeros(len(counts))
+    medians[filled] = (ordered[low] + ordered[high]) / 2
+    return medians
+
+
 def _border_mask(shape_hw: tuple[int, int]) -> np.ndarray:
     width = max(2, min(shape_hw) // 8)
     mask = np.ones(shape_hw, dtype=bool)
@@ -287,21 +320,32 @@ def _asymmetry(flux: np.ndarray, mask: np.ndarray, center: tuple[float, float]) 
     border = _border_mask(flux.shape)
     background = flux[border]
     bg_per_pixel = np.abs(background - background[::-1]).mean()
+    # Work inside the box holding the mask and its mirror image (plus the sub-pixel offsets):
+    # pixels outside it are in neither, so the sums are those of the whole image.
+    ys, xs = np.nonzero(mask)
+    height, width = flux.shape
+    y0 = max(int(min(ys.min(), np.floor(2 * center[1] - ys.max()))) - 2, 0)
+    x0 = max(int(min(xs.min(), np.floor(2 * center[0] - xs.max()))) - 2, 0)
+    y1 = min(int(max(ys.max(), np.ceil(2 * center[1] - ys.min()))) + 3, height)
+    x1 = min(int(max(xs.max(), np.ceil(2 * center[0] - xs.min()))) + 3, width)
+    window, inside = flux[y0:y1, x0:x1], mask[y0:y1, x0:x1]
     best = np.inf
     for ox in (-0.5, 0.0, 0.5):
         for oy in (-0.5, 0.0, 0.5):
             cx, cy = center[0] + ox, center[1] + oy
             # rotation by 180 degrees about (cx, cy): pixel (x, y) <- (2cx - x, 2cy - y)
+            offset = (2 * cy - y0, 2 * cx - x0)
+            shape = window.shape
             rotated = ndimage.affine_transform(
-                flux, -np.eye(2), offset=(2 * cy, 2 * cx), order=1, mode="constant"
+                flux, -np.eye(2), offset=offset, output_shape=shape, order=1, mode="constant"
             )
-            region = mask | ndimage.affine_transform(
-                mask.astype(float), -np.eye(2), offset=(2 * cy, 2 * cx), order=0
+            region = inside | ndimage.affine_transform(
+                mask.astype(float), -np.eye(2), offset=offset, output_shape=shape, order=0
             ).astype(bool)
-            total = np.abs(flux[region]).sum()
+            total = np.abs(window[region]).sum()
             if total <= 0:
                 continue
-            residual = np.abs(flux[region] - rotated[region]).sum()
+            residual = np.abs(window[region] - rotated[region]).sum()
             best = min(best, (residual - bg_per_pixel * region.sum()) / total)
     return float(max(best, 0.0)) if np.isfinite(best) else 0.0
 

@@ -1,23 +1,72 @@
-"""The offline default captioner: measured morphology written as varied, true sentences."""
+"""The offline default captioner: measured morphology written as varied, true sentences in the
+words astronomers use (elliptical, lenticular, spiral, edge-on disk, merging, irregular)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from collections.abc import Sequence
+from concurrent.futures import Executor
+from functools import partial
 
 import numpy as np
 
 from cosmoalign.captions.base import CaptionerInfo, prompt_hash
-from cosmoalign.captions.measure import Morphology, measure_galaxy
+from cosmoalign.captions.galaxy_type import (
+    EDGE_ON,
+    ELLIPTICAL,
+    IRREGULAR,
+    LENTICULAR,
+    MERGING,
+    SPIRAL,
+    UNCERTAIN,
+    classify,
+)
+from cosmoalign.captions.measure import Segmentation, measure_segmentation
+from cosmoalign.captions.vocabulary import label_words
+from cosmoalign.framing import framed_segmentation
+from cosmoalign.parallel import pool_map, process_pool
 
 # Phrasings per fact; each is formatted with the measured words. Editing them changes the hash.
 TEMPLATES: dict[str, tuple[str, ...]] = {
-    "shape": (
-        "a {size}, {shape} galaxy.",
-        "the galaxy looks {shape} and {size}.",
-        "a {shape} galaxy that is {size} in this cutout.",
-        "this {size} galaxy has a {shape} outline.",
+    ELLIPTICAL: (
+        "an elliptical galaxy, {shape} and smooth.",
+        "a smooth elliptical galaxy with a {shape} outline.",
+        "this is an elliptical: a {shape}, featureless galaxy with no arms or disc.",
+        "a {shape}, smooth galaxy of elliptical type.",
+    ),
+    LENTICULAR: (
+        "a lenticular galaxy, smooth and flattened, with no spiral arms.",
+        "a smooth, elongated galaxy: a lenticular or flattened elliptical.",
+        "an S0 lenticular galaxy with a smooth disc and no arms.",
+    ),
+    SPIRAL: (
+        "a spiral galaxy.",
+        "a spiral galaxy with visible spiral arms.",
+        "this disc galaxy shows spiral arms.",
+        "a face-on or inclined spiral galaxy with arms around its centre.",
+    ),
+    EDGE_ON: (
+        "an edge-on disk galaxy {bulge}.",
+        "a disk galaxy seen edge-on, {bulge}.",
+        "a thin edge-on disk {bulge}.",
+    ),
+    MERGING: (
+        "a merging galaxy pair.",
+        "two interacting galaxies in the middle of a merger.",
+        "a merger: the galaxy is interacting with a close companion.",
+    ),
+    IRREGULAR: (
+        "a disturbed, irregular galaxy.",
+        "an irregular galaxy with lopsided, asymmetric structure.",
+    ),
+    UNCERTAIN: (
+        "a {shape} galaxy.",
+        "a galaxy with a {shape} outline.",
+    ),
+    "size": (
+        "it looks {size} in this cutout.",
+        "the galaxy is {size}.",
     ),
     "orientation": (
         "its major axis runs {orientation}.",
@@ -29,20 +78,14 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "its profile is {concentration}.",
         "the brightness profile looks {concentration}.",
     ),
-    "symmetry": (
-        "it appears {symmetry}.",
-        "the structure is {symmetry}.",
-        "under rotation it looks {symmetry}.",
-    ),
     "colour": (
         "its colour is {colour}.",
         "the galaxy is {colour} in colour.",
         "the light is {colour}.",
     ),
-    "field": (
-        "it is {field}.",
-        "the galaxy is {field}.",
-        "in the field it is {field}.",
+    "companion": (
+        "a companion galaxy lies close by.",
+        "it has a close neighbouring galaxy.",
     ),
     "empty": (
         "no clear galaxy is detected in this image.",
@@ -53,55 +96,91 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 
 
 class MorphologyCaptioner:
-    """Describes each galaxy from :func:`measure_galaxy`; the phrasing is chosen by a hash."""
+    """Describes each galaxy from its measurements; the phrasing is chosen by a hash.
 
-    def __init__(self, seed: int = 0) -> None:
+    Images are measured inside their galaxy-centred frame at the framing working size. A row
+    whose label states a type (see :mod:`cosmoalign.captions.vocabulary`) gets no measured type
+    sentence, since the label text already says it; a label that rules a type out demotes it.
+    """
+
+    def __init__(self, seed: int = 0, workers: int = 1) -> None:
         self.seed = seed
+        self.workers = workers
+        self._pool: Executor | None = None
         templates = (t for group in TEMPLATES.values() for t in group)
-        self.info = CaptionerInfo("morphology", "1.0", prompt_hash(*templates, f"seed={seed}"))
+        self.info = CaptionerInfo("morphology", "2.0", prompt_hash(*templates, f"seed={seed}"))
 
     def caption(
         self, images: Sequence[np.ndarray], labels: Sequence[str | None] | None = None
     ) -> list[str]:
-        """One description per uint8 RGB image (label text is joined on by the caller)."""
+        """One description per uint8 RGB image (label text is joined on by the caller), measured
+        on ``workers`` processes (started on first use, stopped by :meth:`close`)."""
         if labels is not None and len(labels) != len(images):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        return [self.describe(image) for image in images]
+        if self.workers > 1 and self._pool is None:
+            self._pool = process_pool(self.workers)
+        jobs = zip(images, labels if labels is not None else [None] * len(images), strict=True)
+        return pool_map(self._pool, partial(_describe, self.seed), jobs)
 
-    def describe(self, image: np.ndarray) -> str:
-        """The sentences for one image (no label)."""
+    def close(self) -> None:
+        """Stop the worker processes, if any were started."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def describe(self, image: np.ndarray, label: str | None = None) -> str:
+        """The sentences for one image, in its own galaxy-centred frame."""
         digest = hashlib.sha256(np.ascontiguousarray(image).tobytes())
         digest.update(str(self.seed).encode())
         choices = iter(digest.digest())
+        frame, seg = framed_segmentation(image)
+        share = (frame[2] - frame[0]) / min(image.shape[:2])
         text = " ".join(
             templates[next(choices) % len(templates)].format(**words)
-            for templates, words in _facts(measure_galaxy(image))
+            for templates, words in _facts(seg, label, share)
         )
         return re.sub(r"\ba (?=[aeiou])", "an ", text)
 
 
-def _facts(m: Morphology) -> list[tuple[tuple[str, ...], dict[str, str]]]:
-    """Template groups with the words they need, only for what was measured."""
+def _describe(seed: int, job: tuple[np.ndarray, str | None]) -> str:
+    return MorphologyCaptioner(seed).describe(*job)
+
+
+def _facts(
+    seg: Segmentation, label: str | None, frame_share: float
+) -> list[tuple[tuple[str, ...], dict[str, str]]]:
+    """Template groups with the words they need, only for what was measured; ``frame_share`` is
+    the galaxy frame's side as a fraction of the cutout's."""
+    m = measure_segmentation(seg)
     if not m.detected:
         return [(TEMPLATES["empty"], {})]
-    facts = [(TEMPLATES["shape"], {"size": size_word(m), "shape": shape_word(m.ellipticity)})]
-    if m.ellipticity >= 0.2:
+    galaxy = classify(seg, m)
+    words = label_words(label) if label else None
+    kind = galaxy.kind
+    if words is not None and (words.kind is not None or kind in words.excludes):
+        kind = None if words.kind is not None else UNCERTAIN
+    shape = shape_word(m.ellipticity)
+    facts = []
+    if kind is not None:
+        bulge = "with a central bulge" if galaxy.bulge else "with no obvious bulge"
+        facts.append((TEMPLATES[kind], {"shape": shape, "bulge": bulge}))
+    facts.append((TEMPLATES["size"], {"size": size_word(frame_share)}))
+    if m.ellipticity >= 0.2 and kind != EDGE_ON:
         facts.append((TEMPLATES["orientation"], {"orientation": orientation(m.position_angle)}))
     facts += [
         (TEMPLATES["profile"], {"concentration": concentration_word(m.concentration)}),
-        (TEMPLATES["symmetry"], {"symmetry": symmetry_word(m.asymmetry)}),
         (TEMPLATES["colour"], {"colour": colour_word(m.colour)}),
-        (TEMPLATES["field"], {"field": field_word(m.n_neighbours)}),
     ]
+    if galaxy.companion and kind != MERGING:
+        facts.append((TEMPLATES["companion"], {}))
     return facts
 
 
-def size_word(m: Morphology) -> str:
-    """Compact / medium-sized / extended, by half-light radius relative to the cutout width."""
-    fraction = m.r_half / m.image_size[0]
-    if fraction < 0.04:
+def size_word(frame_share: float) -> str:
+    """Compact / medium-sized / extended, by how much of the cutout the galaxy's frame spans."""
+    if frame_share < 0.4:
         return "compact"
-    return "extended" if fraction > 0.1 else "medium-sized"
+    return "extended" if frame_share > 0.75 else "medium-sized"
 
 
 def shape_word(ellipticity: float) -> str:
@@ -131,22 +210,8 @@ def concentration_word(c: float) -> str:
     return "moderately concentrated" if c >= 2.6 else "diffuse, with no strong central peak"
 
 
-def symmetry_word(a: float) -> str:
-    """Symmetric / mildly asymmetric / disturbed, by the rotational asymmetry."""
-    if a < 0.12:
-        return "smooth and symmetric"
-    return "mildly asymmetric" if a < 0.3 else "disturbed and asymmetric"
-
-
 def colour_word(ratio: float) -> str:
     """Red / yellowish / blue, by the red-to-blue channel flux ratio."""
     if ratio >= 0.7:
         return "red"
     return "yellowish white" if ratio >= 0.38 else "blue"
-
-
-def field_word(neighbours: int) -> str:
-    """Isolated, or the number of other bright sources in the field."""
-    if neighbours == 0:
-        return "isolated, with no other bright source nearby"
-    return f"accompanied by {neighbours} other bright source{'s' if neighbours > 1 else ''}"

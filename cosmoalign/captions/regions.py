@@ -14,6 +14,7 @@ from cosmoalign.captions.measure import (
     measure_segmentation,
     segment,
     shape,
+    smooth_model_residual,
 )
 
 _POINT_RADIUS = 3.5  # pixels: effective radius of a PSF-like (stellar) source
@@ -79,18 +80,9 @@ def _bar(seg: Segmentation, m: Morphology, main: np.ndarray) -> list[Region]:
 def _arms(seg: Segmentation, m: Morphology, main: np.ndarray) -> list[Region]:
     """Light left over after removing a smooth elliptical model: arms if 2-fold symmetric and
     not edge-on."""
-    radius = elliptical_radius(main.shape, m.center, m.ellipticity, m.position_angle)
-    bins = np.round(radius).astype(int)
-    inside = main & (bins > 0)
-    if not inside.any():
+    residual, zone = smooth_model_residual(seg, m)
+    if not zone.any():
         return []
-    # the model: the median of each one-pixel elliptical annulus
-    top = bins[inside].max() + 1
-    profile = np.zeros(top)
-    for b in np.unique(bins[inside]):
-        profile[b] = np.median(seg.smooth[inside & (bins == b)])
-    residual = seg.smooth - profile[np.minimum(bins, top - 1)]
-    zone = inside & (radius >= 0.5 * m.r_half)
     excess = zone & (residual > _ARM_SIGMA * seg.noise)
     share = residual[excess].sum() / max(seg.smooth[main].sum(), 1e-12)
     if share < _ARM_FRACTION:

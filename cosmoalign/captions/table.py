@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -76,7 +77,10 @@ def caption_partition(
     stored = existing_captions(lake, partition)
     captioned = reused = 0
     start = time.perf_counter()
-    with lake.writer(CAPTIONS_TABLE, partition, CAPTION_SCHEMA) as writer:
+    with (
+        closing_captioner(captioner),
+        lake.writer(CAPTIONS_TABLE, partition, CAPTION_SCHEMA) as writer,
+    ):
         for batch in image_batches(lake, partition, batch_size):
             rows = batch.to_pylist()
             stale = [row for row in rows if not is_current(stored.get(row["object_id"]), info)]
@@ -94,6 +98,17 @@ def caption_partition(
             if progress is not None and stale:
                 progress(captioned, captioned / (time.perf_counter() - start))
     return CaptionResult(writer.summary, captioned, reused)
+
+
+@contextmanager
+def closing_captioner(captioner: Captioner) -> Iterator[Captioner]:
+    """Use a captioner and stop its workers afterwards (captioners with a ``close`` method)."""
+    try:
+        yield captioner
+    finally:
+        close = getattr(captioner, "close", None)
+        if close is not None:
+            close()
 
 
 def _caption(captioner: Captioner, rows: list[dict]) -> dict[str, dict]:

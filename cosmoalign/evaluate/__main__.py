@@ -46,17 +46,20 @@ def parse_model(text: str) -> ModelSpec:
     return ModelSpec(arch, pretrained=tag or None)
 
 
-def load_data(text: str, labels: str | None, prompts: str | None, split: str) -> EvalSet:
-    """``lake:<root>:<partition>`` (the root may itself contain ':') or a folder path."""
+def load_data(
+    text: str, labels: str | None, prompts: str | None, split: str, framing: bool = True
+) -> EvalSet:
+    """``lake:<root>:<partition>`` (the root may itself contain ':'; rows cropped to their
+    recorded frames) or a folder path (framed as curation frames, unless ``framing`` is off)."""
     mapping = load_prompt_mapping(prompts) if prompts else None
     if text.startswith(LAKE_PREFIX):
         root, _, partition = text.removeprefix(LAKE_PREFIX).rpartition(":")
         if not root or not partition:
             raise ValueError(f"data {text!r}: expected {LAKE_PREFIX}<root>:<partition>")
-        if labels:
-            raise ValueError("--labels applies to folder data, not to a lake")
+        if labels or not framing:
+            raise ValueError("--labels and --no-framing apply to folder data, not to a lake")
         return from_lake(root, partition, split, mapping)
-    return from_folder(text, labels, mapping)
+    return from_folder(text, labels, mapping, framing)
 
 
 def format_table(results: dict) -> str:
@@ -89,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", help="CSV with columns path,label (folder data)")
     parser.add_argument("--prompts", help="JSON or CSV (name,prompt) of class prompt texts")
     parser.add_argument("--split", default="test", help="lake split to evaluate (default test)")
+    parser.add_argument(
+        "--no-framing",
+        dest="framing",
+        action="store_false",
+        help="folder data: keep each image's whole field instead of its galaxy-centred frame",
+    )
     parser.add_argument("--report", type=Path, help="write an HTML report here")
     parser.add_argument("--json", type=Path, help="write the results dict here")
     parser.add_argument("--cache-dir", type=Path, default=Path(".cosmoalign/embeddings"))
@@ -103,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(set(args.model)) != len(args.model):
             raise ValueError("each --model may be given only once")
         specs = {text: parse_model(text) for text in args.model}
-        evalset = load_data(args.data, args.labels, args.prompts, args.split)
+        evalset = load_data(args.data, args.labels, args.prompts, args.split, args.framing)
         models = {name: build_model(spec, seed=args.seed) for name, spec in specs.items()}
     except (ValueError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 
-from cosmoalign.imaging import decode_payload, encode_png, to_rgb8
+from cosmoalign.framing import crop, measure_frame, pixel_box
+from cosmoalign.imaging import decode_payload, decode_png, encode_png, to_rgb8
 from cosmoalign.lake import Lake
 from cosmoalign.pairs import PAIRS_TABLE
 from cosmoalign.sources.local import FolderSource, fits_bands, split_suffix
@@ -99,7 +100,8 @@ def load_prompt_mapping(path: str | os.PathLike) -> dict[str, str]:
 def from_lake(
     lake_root: str, partition: str, split: str = "test", prompts: PromptMapping = None
 ) -> EvalSet:
-    """The ``split`` rows of ``training_pairs``, with their captions (so retrieval is measured).
+    """The ``split`` rows of ``training_pairs``, with their captions (so retrieval is measured),
+    each cropped to its recorded galaxy-centred frame.
 
     Class names come from the whole partition, so classes absent from ``split`` still compete
     in zero-shot classification.
@@ -109,7 +111,13 @@ def from_lake(
     names = dict(zip(classes["label"].to_pylist(), classes["label_name"].to_pylist(), strict=True))
     names.pop(-1, None)
     class_names = [names.get(i) or str(i) for i in range(max(names, default=-1) + 1)]
-    rows: dict[str, list] = {"object_id": [], "label": [], "image_png": [], "caption": []}
+    rows: dict[str, list] = {
+        "object_id": [],
+        "label": [],
+        "image_png": [],
+        "caption": [],
+        "frame": [],
+    }
     for batch in lake.iter_batches(PAIRS_TABLE, partition, ["split", *rows], batch_size=256):
         keep = pc.and_(pc.equal(batch["split"], split), pc.greater_equal(batch["label"], 0))
         kept = batch.filter(keep)
@@ -122,7 +130,10 @@ def from_lake(
             f"{split!r}; splits present: {present}"
         )
     return EvalSet(
-        images=rows["image_png"],
+        images=[
+            _cropped_png(decode_png(png), frame)
+            for png, frame in zip(rows["image_png"], rows["frame"], strict=True)
+        ],
         labels=np.asarray(rows["label"], dtype=np.int64),
         class_names=class_names,
         captions=rows["caption"],
@@ -136,18 +147,21 @@ def from_folder(
     root: str | os.PathLike,
     labels_csv: str | os.PathLike | None = None,
     prompts: PromptMapping = None,
+    framing: bool = True,
 ) -> EvalSet:
     """A local folder of JPEG/PNG/FITS images, labelled by class sub-folders or a CSV.
 
     Without ``labels_csv`` the first directory below ``root`` that is not a split name
     (``train``, ``validation``, ...) is the class, and files directly in ``root`` are left out.
     A CSV has columns ``path,label``: ``path`` relative to ``root`` (or absolute), ``label`` a
-    class name or an integer id. FITS files are rendered with the pipeline's Lupton RGB. There
-    are no captions, so retrieval is not measured.
+    class name or an integer id. FITS files are rendered with the pipeline's Lupton RGB. Each
+    image is cropped to its galaxy-centred frame, as curation frames lake images (``framing=False``
+    keeps the whole field, as plain open_clip would see it). There are no captions, so retrieval
+    is not measured.
     """
     root = Path(root)
     if labels_csv is not None:
-        return _from_csv(root, Path(labels_csv), prompts)
+        return _from_csv(root, Path(labels_csv), prompts, framing)
     source = FolderSource(root, name=root.resolve().name)
     images, labels, ids = [], [], []
     for item in source.iter_items():
@@ -155,8 +169,9 @@ def from_folder(
             continue
         if item.error:
             raise ValueError(item.error)
-        payload = _display_bytes(item.payload, item.payload_format, item.bands, item.source_file)
-        images.append(payload)
+        images.append(
+            _display_png(item.payload, item.payload_format, item.bands, item.source_file, framing)
+        )
         labels.append(item.label)
         ids.append(item.object_id)
     if not images:
@@ -173,7 +188,7 @@ def from_folder(
     )
 
 
-def _from_csv(root: Path, csv_path: Path, prompts: PromptMapping) -> EvalSet:
+def _from_csv(root: Path, csv_path: Path, prompts: PromptMapping, framing: bool) -> EvalSet:
     rows = _csv_rows(csv_path)
     values = [label for _, _, label in rows]
     if all(_INT.fullmatch(v) for v in values):
@@ -194,7 +209,7 @@ def _from_csv(root: Path, csv_path: Path, prompts: PromptMapping) -> EvalSet:
         if path.name.lower().endswith(".gz"):
             payload = gzip.decompress(payload)
         bands = fits_bands(payload) if found[1] == "fits" else "rgb"
-        images.append(_display_bytes(payload, found[1], bands, where))
+        images.append(_display_png(payload, found[1], bands, where, framing))
         labels.append(index[str(int(label))] if _INT.fullmatch(label) else index[label])
         ids.append(relpath)
     return EvalSet(
@@ -224,14 +239,24 @@ def _csv_rows(csv_path: Path) -> list[tuple[int, str, str]]:
     return rows
 
 
-def _display_bytes(payload: bytes, payload_format: str, bands: str, where: str) -> bytes:
-    """JPEG/PNG bytes as they are; FITS rendered to RGB PNG the way curation renders it."""
-    if payload_format != "fits":
-        return payload
+def _display_png(
+    payload: bytes, payload_format: str, bands: str, where: str, framing: bool
+) -> bytes:
+    """An image as curation renders it (FITS through the Lupton RGB), cropped to its measured
+    galaxy-centred frame unless ``framing`` is off, as PNG bytes."""
     try:
-        return encode_png(to_rgb8(decode_payload(payload, "fits"), bands))
+        rgb = to_rgb8(decode_payload(payload, payload_format), bands)
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from exc
+    if not framing:
+        return encode_png(rgb)
+    return encode_png(crop(rgb, measure_frame(rgb)))
+
+
+def _cropped_png(rgb: np.ndarray, frame: Sequence[float]) -> bytes:
+    """PNG bytes of the normalised ``frame`` of an image."""
+    height, width = rgb.shape[:2]
+    return encode_png(crop(rgb, pixel_box(frame, width, height)))
 
 
 def _as_mapping(mapping: PromptMapping) -> Mapping[str, str]:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
 from cosmoalign.evaluate.data import EvalSet, from_folder, from_lake, load_prompt_mapping
+from cosmoalign.evaluate.real_sets import REAL_SET_NAME, real_set
 from cosmoalign.evaluate.run import compare
 from cosmoalign.models import ModelSpec, build_model
 from cosmoalign.models.spec import LOCAL_DIR_PREFIX
@@ -42,6 +43,17 @@ class RecipeEvaluation:
     headline: dict[str, float]
 
 
+@dataclass(frozen=True)
+class RecipeComparison:
+    """The recipes side by side with their base: what ``comparison_report`` stores and reports."""
+
+    results: dict
+    """The in-domain results (report format, one model per recipe after ``base``) and
+    ``"out_of_domain": {name: <results>}`` of the sets the recipes were also evaluated on."""
+    html: str
+    markdown: str
+
+
 def evaluate_recipe(
     *,
     lake_root: str,
@@ -51,12 +63,18 @@ def evaluate_recipe(
     split: str = "test",
     out_of_domain: Sequence[str] = (),
     prompts: str | None = None,
+    real_eval: str | os.PathLike | None = None,
     batch_size: int = 64,
     cache_dir: str | os.PathLike | None = None,
     title: str,
 ) -> RecipeEvaluation:
     """Compare the base model (``base``: arch, pretrained, image_size, seed) with the exported
-    fine-tuned model on the partition's ``split`` and on each out-of-domain set."""
+    fine-tuned model on the partition's ``split`` and on each out-of-domain set.
+
+    ``prompts`` maps class names to prompt texts in the split and the ``out_of_domain`` sets;
+    ``real_eval`` (see :func:`~cosmoalign.evaluate.real_sets.real_eval_folder`) adds the real
+    benchmark, with its own prompts, under :data:`~cosmoalign.evaluate.real_sets.REAL_SET_NAME`.
+    """
     mapping = load_prompt_mapping(prompts) if prompts else None
     base_spec = ModelSpec(base["arch"], base.get("pretrained"), base.get("image_size"))
     models = {
@@ -65,31 +83,86 @@ def evaluate_recipe(
     }
     sets = {"in_domain": from_lake(lake_root, partition, split, mapping)}
     sets |= {name: _eval_set(lake_root, name, split, mapping) for name in out_of_domain}
-    results, pages = {}, []
+    if real_eval is not None:
+        sets[REAL_SET_NAME] = real_set(real_eval)
+    results, extras = {}, {}
     for name, evalset in sets.items():
-        measured, extras = compare(models, evalset, batch_size=batch_size, cache_dir=cache_dir)
-        results[name] = measured
-        pages.append(render_report(measured, **extras, title=f"{title}: {evalset.name}"))
-    markdown = "\n".join(
-        f"**{sets[name].name}**\n\n{key_numbers_markdown(measured)}"
-        for name, measured in results.items()
-    )
-    in_domain = results["in_domain"]["models"]
-    top1 = {model: in_domain[model]["zero_shot"]["top1"] for model in ("base", "fine-tuned")}
+        results[name], extras[name] = compare(
+            models, evalset, batch_size=batch_size, cache_dir=cache_dir
+        )
+    html, markdown = _reports(results, title, extras)
+    headline = _headline(results["in_domain"])
+    if REAL_SET_NAME in results:
+        headline |= {f"real_{k}": v for k, v in _headline(results[REAL_SET_NAME]).items()}
     return RecipeEvaluation(
         results={
             "in_domain": results["in_domain"],
             "out_of_domain": {k: v for k, v in results.items() if k != "in_domain"},
         },
-        html=_merge_pages(pages),
+        html=html,
         markdown=markdown,
         key_numbers=_long_table(results),
-        headline={
-            "top1_base": top1["base"],
-            "top1_fine_tuned": top1["fine-tuned"],
-            "top1_gain": top1["fine-tuned"] - top1["base"],
-        },
+        headline=headline,
     )
+
+
+def compare_recipes(evaluations: Mapping[str, Mapping], *, title: str) -> RecipeComparison:
+    """Base and each recipe's fine-tuned model side by side, from the recipes' evaluation
+    results (``RecipeEvaluation.results`` by recipe): in domain, and on every out-of-domain set
+    (the real benchmark among them) with the recipes evaluated on it. The base comes from the
+    first recipe with the set."""
+    names = dict.fromkeys(name for e in evaluations.values() for name in e["out_of_domain"])
+    in_domain = _side_by_side({r: e["in_domain"] for r, e in evaluations.items()})
+    out_of_domain = {
+        name: _side_by_side(
+            {
+                r: e["out_of_domain"][name]
+                for r, e in evaluations.items()
+                if name in e["out_of_domain"]
+            }
+        )
+        for name in names
+    }
+    html, markdown = _reports({"in_domain": in_domain, **out_of_domain}, title)
+    return RecipeComparison(
+        results={**in_domain, "out_of_domain": out_of_domain}, html=html, markdown=markdown
+    )
+
+
+def _side_by_side(by_recipe: Mapping[str, Mapping]) -> dict:
+    """One results dict: the first recipe's base, then each recipe's fine-tuned model."""
+    first = next(iter(by_recipe.values()))
+    models = {"base": first["models"]["base"]}
+    models |= {recipe: measured["models"]["fine-tuned"] for recipe, measured in by_recipe.items()}
+    return {**first, "models": models}
+
+
+def _reports(
+    results: Mapping[str, Mapping], title: str, extras: Mapping[str, Mapping] | None = None
+) -> tuple[str, str]:
+    """One HTML page with a section per evaluation set, and a markdown table per set."""
+    pages = [
+        render_report(
+            measured, **(extras or {}).get(name, {}), title=f"{title}: {measured['dataset']}"
+        )
+        for name, measured in results.items()
+    ]
+    markdown = "\n".join(
+        f"**{measured['dataset']}**\n\n{key_numbers_markdown(measured)}"
+        for measured in results.values()
+    )
+    return _merge_pages(pages), markdown
+
+
+def _headline(measured: Mapping) -> dict[str, float]:
+    top1 = {
+        model: measured["models"][model]["zero_shot"]["top1"] for model in ("base", "fine-tuned")
+    }
+    return {
+        "top1_base": top1["base"],
+        "top1_fine_tuned": top1["fine-tuned"],
+        "top1_gain": top1["fine-tuned"] - top1["base"],
+    }
 
 
 def _eval_set(lake_root: str, name: str, split: str, mapping: dict | None) -> EvalSet:

@@ -1,6 +1,10 @@
-"""The offline default source: procedural Galaxy10-class galaxies plus real HST cutouts.
+"""The offline default source: real SDSS galaxies, procedural Galaxy10-class galaxies and real
+HST cutouts.
 
-Needs no network and no files beyond the installed packages. Every procedural galaxy is seeded from
+The real SDSS cutouts (shipped in the package, unlabelled) teach the caption recipes what survey
+galaxies look like; the procedural galaxies are the labelled complement, the only source of
+mergers, bars and edge-on discs with known truth. Needs no network and no files beyond the
+installed packages. Every procedural galaxy is seeded from
 ``(seed, class, index)`` alone, so an item's pixels do not depend on how many others are made.
 """
 
@@ -15,6 +19,7 @@ from cosmoalign.labels import GALAXY10_DECALS_CLASSES
 from cosmoalign.sources.base import RawItem
 from cosmoalign.sources.hst import HDF_URI, hst_cutouts
 from cosmoalign.sources.procedural import BANDS, render_galaxy, sample_params
+from cosmoalign.sources.sdss_sample import sdss_sample_items
 
 # Images per class in Galaxy10 DECaLS (17,736 in all): the embedded set keeps its imbalance so
 # that FLARE-style balancing has real work to do on the offline default.
@@ -32,7 +37,8 @@ def class_counts(total: int, min_per_class: int) -> list[int]:
 
 
 class EmbeddedSource:
-    """Labelled procedural g, r, z galaxies in Galaxy10 proportions, then HST cutouts.
+    """Labelled procedural g, r, z galaxies in Galaxy10 proportions, then HST cutouts, then the
+    shipped real SDSS cutouts (unlabelled).
 
     Procedural items come interleaved by class (index 0 of every class, then index 1, ...) until a
     class has its count.
@@ -48,9 +54,10 @@ class EmbeddedSource:
         include_hst: bool = True,
         max_hst: int = 200,
         min_per_class: int = 20,
+        max_real: int = 2000,
     ) -> None:
-        if total < 0 or max_hst < 0 or min_per_class < 0:
-            raise ValueError("total, max_hst and min_per_class must be >= 0")
+        if min(total, max_hst, min_per_class, max_real) < 0:
+            raise ValueError("total, max_hst, min_per_class and max_real must be >= 0")
         if size < 16:
             raise ValueError(f"size must be >= 16 pixels, got {size}")
         if seed < 0:
@@ -60,6 +67,7 @@ class EmbeddedSource:
         self.seed = seed
         self.include_hst = include_hst
         self.max_hst = max_hst
+        self.max_real = max_real
 
     def class_names(self) -> list[str]:
         """The Galaxy10 DECaLS class names, indexed by label id."""
@@ -81,6 +89,7 @@ class EmbeddedSource:
                     source_file=f"{HDF_URI}#x={cutout.x},y={cutout.y}",
                     bands="rgb",
                 )
+        yield from sdss_sample_items(self.name, self.max_real)
 
     def _procedural_item(self, class_id: int, class_name: str, index: int) -> RawItem:
         rng = np.random.default_rng([self.seed, class_id, index])

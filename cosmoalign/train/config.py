@@ -39,8 +39,13 @@ class TrainConfig:
     """Freeze the text tower (only its projection trains)."""
     lock_image: bool = False
     """Freeze the image tower (LiT; only its projection trains)."""
+    trunk_lr_scale: float = 1.0
+    """Learning rate of the pretrained tower trunks as a fraction of ``lr`` (the projections and
+    the temperature, which start from scratch, train at ``lr``)."""
     wise_ft_alpha: float = 1.0
     """WiSE-FT: exported weights are ``(1 - a) * base + a * fine-tuned``; 1.0 keeps fine-tuned."""
+    loader_workers: int = 1
+    """Data-loading worker processes (0: load in the training process)."""
     augment: bool = True
     """Random flips and quarter turns of images (and their region boxes)."""
     checkpoint_every: int = 50

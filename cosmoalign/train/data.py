@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import torch
 from PIL import Image
 
+from cosmoalign.framing import boxes_in_frame, pixel_box, wide_frame, zoomed_frame
 from cosmoalign.lake import Lake
 from cosmoalign.pairs import PAIRS_TABLE
 from cosmoalign.symbol_table import SYMBOLS_TABLE
@@ -87,19 +88,43 @@ class PairsDataset(torch.utils.data.Dataset):
         return len(self.rows)
 
     def __getitem__(self, index: int) -> dict:
+        """The row's galaxy-centred frame (augmented: zoomed out towards the whole field, turned
+        and mirrored), its caption, label and region boxes in the crop's coordinates."""
         row = self.rows[index]
-        image = self.preprocess(Image.open(io.BytesIO(row["image_png"])).convert("RGB"))
-        boxes = row["region_boxes"][: self.max_regions]
+        picture = Image.open(io.BytesIO(row["image_png"])).convert("RGB")
+        frame = row["frame"]
         if self.augment:
             rng = random.Random(f"{self.seed}:{self.epoch}:{index}")
-            image, boxes = dihedral(image, boxes, rng.randrange(4), rng.random() < 0.5)
+            turns, flip = rng.randrange(4), rng.random() < 0.5
+            frame = zoomed_frame(frame, wide_frame(*picture.size), rng.random() ** 2)
+        inside = [
+            (box, text)
+            for box, text in zip(
+                boxes_in_frame(row["region_boxes"], frame), row["region_texts"], strict=True
+            )
+            if box[2] > box[0] and box[3] > box[1]
+        ][: self.max_regions]
+        boxes, texts = [box for box, _ in inside], [text for _, text in inside]
+        image = self.preprocess(picture.crop(pixel_box(frame, *picture.size)))
+        if self.augment:
+            image, boxes = dihedral(image, boxes, turns, flip)
         return {
             "image": image,
             "caption": row["caption"],
             "label": row["label"],
             "boxes": boxes,
-            "region_texts": row["region_texts"][: self.max_regions],
+            "region_texts": texts,
         }
+
+
+def start_epoch(loader: torch.utils.data.DataLoader, epoch: int) -> None:
+    """Reshuffle a prepared ``loader`` and choose its dataset's augmentations for ``epoch``.
+
+    Accelerate's ``set_epoch`` reaches the dataset only when no sampler in the loader takes the
+    epoch; under DDP the seedable sampler inside ``BatchSamplerShard`` always does, so set both.
+    """
+    loader.set_epoch(epoch)
+    loader.dataset.set_epoch(epoch)
 
 
 @dataclass

@@ -32,7 +32,7 @@ from cosmoalign.train.checkpoints import (
     prune,
 )
 from cosmoalign.train.config import TrainConfig
-from cosmoalign.train.data import Collate, PairsDataset, symbol_images
+from cosmoalign.train.data import Collate, PairsDataset, start_epoch, symbol_images
 from cosmoalign.train.objectives import ClipObjective, GalaxAlignObjective, build_objective
 from cosmoalign.train.wise_ft import interpolate
 
@@ -119,6 +119,9 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         batch_size=config.batch_size,
         shuffle=True,
         drop_last=True,
+        # Decoding and augmenting in a worker process (one torch thread there) overlaps the
+        # step; in the training process, many small tensor ops wait on its thread pool.
+        num_workers=config.loader_workers,
         collate_fn=Collate(
             bundle.tokenizer,
             with_regions=config.recipe == "grain",
@@ -126,7 +129,10 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         ),
     )
     optimizer = torch.optim.AdamW(
-        _param_groups(objective, config.weight_decay), lr=config.lr, betas=(0.9, 0.98), eps=1e-6
+        _param_groups(objective, config.weight_decay, config.lr, config.trunk_lr_scale),
+        lr=config.lr,
+        betas=(0.9, 0.98),
+        eps=1e-6,
     )
     objective.train()
     if accelerator.num_processes > 1:
@@ -164,7 +170,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     core: ClipObjective = accelerator.unwrap_model(objective)
     started, samples_at_start, loss = time.perf_counter(), progress.samples, float("nan")
     while progress.step < total_steps:
-        loader.set_epoch(progress.epoch)
+        start_epoch(loader, progress.epoch)
         batches = accelerator.skip_first_batches(loader, progress.batches_in_epoch)
         for batch in batches:
             if isinstance(core, GalaxAlignObjective) and progress.step >= stage_two_from:
@@ -236,16 +242,25 @@ def _unscale_temperature_gradient(logit_scale: torch.nn.Parameter, world: int) -
     logit_scale.register_hook(lambda grad: grad / world)
 
 
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """No weight decay on biases, norms, embeddings of scale and the temperature."""
-    decay, no_decay = [], []
+def _param_groups(
+    model: torch.nn.Module, weight_decay: float, lr: float, trunk_lr_scale: float
+) -> list[dict]:
+    """The new parts (projections, temperature) at ``lr``, the pretrained trunks at
+    ``lr * trunk_lr_scale``, so fine-tuning keeps what they know; no weight decay on biases,
+    norms and the temperature."""
+    groups: dict[tuple[bool, bool], list] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        (no_decay if param.ndim < 2 or "logit_scale" in name else decay).append(param)
+        head = "logit_scale" in name or any(f"{p}." in f".{name}." for p in _PROJECTIONS)
+        groups.setdefault((head, param.ndim < 2 or "logit_scale" in name), []).append(param)
     return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+        {
+            "params": params,
+            "lr": lr if head else lr * trunk_lr_scale,
+            "weight_decay": 0.0 if no_decay else weight_decay,
+        }
+        for (head, no_decay), params in sorted(groups.items())
     ]
 
 

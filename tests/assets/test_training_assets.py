@@ -10,7 +10,6 @@ from dagster._core.definitions.data_version import CachingStaleStatusResolver, S
 from dagster._core.loader import LoadingContextForTest
 
 from pipeline.definitions import defs
-from tests.dagster_env import repo_instance
 from tests.fixtures.small_graph import RECAPTION, RECIPES, materialize_small_graph
 
 
@@ -20,15 +19,6 @@ def _materialize(instance, lake_root: Path, selection=None, captions_config=None
 
 def _user_logs(instance, run_id: str) -> list[str]:
     return [entry.user_message for entry in instance.all_logs(run_id)]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("graph")
-    with repo_instance(root / "dagster") as instance:
-        result = _materialize(instance, root / "lake")
-        assert result.success
-        yield instance, root / "lake", result
 
 
 @pytest.mark.slow

@@ -25,7 +25,9 @@ def _materialize_all(instance, lake_root: str) -> dg.ExecuteInProcessResult:
             "lake": LakeResource(root=lake_root),
             "launcher": AccelerateLauncher(),
             "sources": SurveySources(
-                embedded=EmbeddedConfig(total=0, min_per_class=10, size=48, include_hst=False)
+                embedded=EmbeddedConfig(
+                    total=0, min_per_class=10, size=48, include_hst=False, max_real=0
+                )
             ),
         },
     )

@@ -1,10 +1,13 @@
-"""The offline default source: procedural labelled galaxies followed by real HST cutouts."""
+"""The offline default source: procedural labelled galaxies, real HST cutouts, real SDSS."""
 
 from __future__ import annotations
 
+import csv
 import re
 from collections import Counter
 from collections.abc import Iterator
+from importlib.resources import files
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,14 +17,20 @@ from cosmoalign.labels import GALAXY10_DECALS_CLASSES
 from cosmoalign.sources.base import UNLABELLED, RawItem
 from cosmoalign.sources.embedded import EmbeddedSource
 from cosmoalign.sources.hst import hst_cutouts
+from cosmoalign.sources.sdss_sample import sdss_sample_items
 
 PER_CLASS = 3
 MAX_HST = 6
+MAX_REAL = 4
 
 
 @pytest.fixture(scope="module")
 def items() -> list[RawItem]:
-    return list(EmbeddedSource(total=0, min_per_class=PER_CLASS, max_hst=MAX_HST).iter_items())
+    return list(
+        EmbeddedSource(
+            total=0, min_per_class=PER_CLASS, max_hst=MAX_HST, max_real=MAX_REAL
+        ).iter_items()
+    )
 
 
 def _procedural(items: list[RawItem]) -> list[RawItem]:
@@ -32,6 +41,10 @@ def _hst(items: list[RawItem]) -> list[RawItem]:
     return [item for item in items if item.object_id.startswith("hdf-")]
 
 
+def _real(items: list[RawItem]) -> list[RawItem]:
+    return [item for item in items if item.object_id.startswith("sdss-dr7-")]
+
+
 def test_name_and_class_names() -> None:
     source = EmbeddedSource()
     assert source.name == "embedded"
@@ -39,11 +52,10 @@ def test_name_and_class_names() -> None:
 
 
 def test_counts_and_class_coverage(items: list[RawItem]) -> None:
-    procedural, hst = _procedural(items), _hst(items)
+    procedural, hst, real = _procedural(items), _hst(items), _real(items)
     assert len(procedural) == PER_CLASS * len(GALAXY10_DECALS_CLASSES)
-    assert len(hst) == MAX_HST
-    assert len(items) == len(procedural) + len(hst)
-    assert items[: len(procedural)] == procedural  # procedural first, then HST
+    assert len(hst) == MAX_HST and len(real) == MAX_REAL
+    assert items == procedural + hst + real  # procedural first, then HST, then real SDSS
     counts = Counter(item.label for item in procedural)
     assert counts == {class_id: PER_CLASS for class_id in range(len(GALAXY10_DECALS_CLASSES))}
     assert all(GALAXY10_DECALS_CLASSES[item.label] == item.label_name for item in procedural)
@@ -81,21 +93,65 @@ def test_hst_items(items: list[RawItem]) -> None:
     assert len({item.payload for item in hst}) == len(hst)
 
 
+def test_real_sdss_items(items: list[RawItem]) -> None:
+    for item in _real(items):
+        assert re.fullmatch(r"sdss-dr7-[0-9a-f]{16}", item.object_id)
+        assert item.source_file.startswith("package://cosmoalign.data/sdss_dr7/sdss-")
+        assert (item.source, item.payload_format, item.bands) == ("embedded", "jpeg", "gri")
+        assert (item.label, item.label_name, item.error) == (UNLABELLED, None, None)
+        image = decode_payload(item.payload, item.payload_format)
+        assert image.shape == (192, 192, 3) and image.dtype == np.uint8
+        centre = image[64:128, 64:128].astype(float).mean()
+        assert centre > image.astype(float).mean()  # the galaxy sits in the central third
+
+
+def test_shipped_sample_is_complete_and_small() -> None:
+    folder = files("cosmoalign.data") / "sdss_dr7"
+    with (folder / "MANIFEST.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2000 and len({row["source_sha256"] for row in rows}) == 2000
+    assert sum(len((folder / row["file"]).read_bytes()) for row in rows) < 15 * 2**20
+    assert "Licence" in (folder / "README.md").read_text()
+
+
+def test_damaged_sample_file_becomes_an_error_item(tmp_path: Path) -> None:
+    shipped = files("cosmoalign.data") / "sdss_dr7"
+    with (shipped / "MANIFEST.csv").open() as handle:
+        rows = list(csv.DictReader(handle))[:3]
+    with (tmp_path / "MANIFEST.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    for row in rows:
+        (tmp_path / row["file"]).write_bytes((shipped / row["file"]).read_bytes())
+    (tmp_path / rows[1]["file"]).write_bytes(b"tampered")
+    items = list(sdss_sample_items("embedded", folder=tmp_path))
+    assert [item.error is None for item in items] == [True, False, True]
+    assert "sha256 mismatch" in items[1].error and rows[1]["file"] in items[1].error
+    assert items[1].payload == b""
+
+
 def test_object_ids_unique(items: list[RawItem]) -> None:
     ids = [item.object_id for item in items]
     assert len(set(ids)) == len(ids)
 
 
 def test_same_seed_same_bytes_other_seed_other_pixels(items: list[RawItem]) -> None:
-    again = list(EmbeddedSource(total=0, min_per_class=PER_CLASS, max_hst=MAX_HST).iter_items())
+    again = list(
+        EmbeddedSource(
+            total=0, min_per_class=PER_CLASS, max_hst=MAX_HST, max_real=MAX_REAL
+        ).iter_items()
+    )
     assert [(i.object_id, i.payload) for i in again] == [(i.object_id, i.payload) for i in items]
-    other = _procedural(list(EmbeddedSource(total=0, min_per_class=PER_CLASS, seed=1).iter_items()))
+    other = _procedural(
+        list(EmbeddedSource(total=0, min_per_class=PER_CLASS, seed=1, max_real=0).iter_items())
+    )
     assert all(o.object_id.startswith("proc-s1-") for o in other)
     assert not {o.payload for o in other} & {i.payload for i in _procedural(items)}
 
 
 def test_a_galaxy_does_not_depend_on_class_counts(items: list[RawItem]) -> None:
-    fewer = EmbeddedSource(total=0, min_per_class=1, include_hst=False).iter_items()
+    fewer = EmbeddedSource(total=0, min_per_class=1, include_hst=False, max_real=0).iter_items()
     by_id = {item.object_id: item.payload for item in items}
     for item in fewer:
         assert by_id[item.object_id] == item.payload
@@ -117,16 +173,23 @@ def test_streams_lazily_and_classes_interleave() -> None:
 
 
 def test_options_size_and_no_hst() -> None:
-    small = list(EmbeddedSource(total=0, min_per_class=1, size=64, include_hst=False).iter_items())
+    small = list(
+        EmbeddedSource(
+            total=0, min_per_class=1, size=64, include_hst=False, max_real=0
+        ).iter_items()
+    )
     assert len(small) == len(GALAXY10_DECALS_CLASSES)
     assert all(decode_payload(i.payload, "npy").shape == (64, 64, 3) for i in small)
-    only_hst = list(EmbeddedSource(total=0, min_per_class=0, size=64, max_hst=3).iter_items())
+    only_hst = list(
+        EmbeddedSource(total=0, min_per_class=0, size=64, max_hst=3, max_real=0).iter_items()
+    )
     assert [i.label for i in only_hst] == [UNLABELLED] * 3
     assert decode_payload(only_hst[0].payload, "npy").shape == (64, 64, 3)
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"total": -1}, {"min_per_class": -1}, {"seed": -1}, {"size": 8}]
+    "kwargs",
+    [{"total": -1}, {"min_per_class": -1}, {"seed": -1}, {"size": 8}, {"max_real": -1}],
 )
 def test_rejects_bad_arguments(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError):

@@ -1,8 +1,20 @@
 """Box-aware augmentation and batching of training pairs."""
 
-import torch
+import io
 
-from cosmoalign.train.data import Collate, dihedral, text_group, trim_padding
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cosmoalign.train.data import (
+    Collate,
+    PairsDataset,
+    dihedral,
+    start_epoch,
+    text_group,
+    trim_padding,
+)
 
 
 def _patch_image(box_pixels, size=8):
@@ -101,3 +113,70 @@ def test_trimmed_captions_embed_exactly_as_padded_ones_in_the_hf_text_tower():
         trimmed = bundle.model.encode_text(trim_padding(tokens))
     assert trimmed.shape == padded.shape
     assert torch.allclose(trimmed, padded, atol=1e-5)
+
+
+def _augmented_pairs(count: int, seed: int) -> PairsDataset:
+    """``count`` rows of one 4x4 image without dihedral symmetry; the caption is the index."""
+    image = Image.fromarray(np.arange(48, dtype=np.uint8).reshape(4, 4, 3) * 5)
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    row = {"image_png": png.getvalue(), "frame": [0.0, 0.0, 1.0, 1.0], "label": 0}
+    row |= {"region_boxes": [], "region_texts": []}
+    rows = [{**row, "caption": str(i)} for i in range(count)]
+
+    def to_tensor(image: Image.Image) -> torch.Tensor:
+        return torch.from_numpy(np.array(image)).permute(2, 0, 1)
+
+    return PairsDataset(rows, to_tensor, augment=True, seed=seed, max_regions=0)
+
+
+def _prepared(dataset: PairsDataset, processes: int, rank: int) -> torch.utils.data.DataLoader:
+    """The loader as ``Accelerator.prepare`` makes it in ``loop.train`` on process ``rank``."""
+    from accelerate.data_loader import prepare_data_loader
+
+    def collate(items: list[dict]) -> dict[str, torch.Tensor]:
+        return {
+            "index": torch.tensor([int(item["caption"]) for item in items]),
+            "images": torch.stack([item["image"] for item in items]),
+        }
+
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=2, shuffle=True, drop_last=True, collate_fn=collate
+    )
+    return prepare_data_loader(
+        loader, num_processes=processes, process_index=rank, use_seedable_sampler=True
+    )
+
+
+def _epoch(loader, epoch: int, skip: int = 0) -> list[tuple[int, torch.Tensor]]:
+    """(index, image) of every sample, started as ``loop.train`` starts an epoch."""
+    from accelerate.data_loader import skip_first_batches
+
+    start_epoch(loader, epoch)
+    batches = skip_first_batches(loader, skip)
+    samples = [zip(b["index"].tolist(), b["images"], strict=True) for b in batches]
+    return [sample for batch in samples for sample in batch]
+
+
+@pytest.mark.parametrize(("processes", "rank"), [(1, 0), (2, 1)])
+def test_every_epoch_reaugments_through_the_prepared_loader(processes, rank):
+    """Under DDP Accelerate's ``set_epoch`` stops at the sharded sampler; the dataset must still
+    augment each epoch anew, as (seed, epoch, index) says, also when resuming mid-epoch."""
+    reference = _augmented_pairs(16, seed=3)
+
+    def expected(epoch: int, index: int) -> torch.Tensor:
+        reference.set_epoch(epoch)
+        return reference[index]["image"]
+
+    loader = _prepared(_augmented_pairs(16, seed=3), processes, rank)
+    epochs = [_epoch(loader, epoch) for epoch in range(3)]
+    for epoch, samples in enumerate(epochs):
+        assert len(samples) == 16 // processes
+        for index, image in samples:
+            assert torch.equal(image, expected(epoch, index)), (epoch, index)
+    first, second = dict(epochs[0]), dict(epochs[1])
+    assert any(not torch.equal(first[i], second[i]) for i in first.keys() & second.keys())
+
+    resumed = _epoch(_prepared(_augmented_pairs(16, seed=3), processes, rank), 1, skip=2)
+    assert [i for i, _ in resumed] == [i for i, _ in epochs[1][4:]]
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(resumed, epochs[1][4:], strict=True))

@@ -90,6 +90,19 @@ def test_two_process_ddp_matches_one_process_on_the_same_global_batch(lake_root,
 
 
 @pytest.mark.slow
+def test_two_process_ddp_augments_each_epoch_anew(lake_root, tmp_path, monkeypatch):
+    """Accelerate's ``set_epoch`` does not reach the dataset under DDP; the loop must."""
+    command = _accelerate(_config(lake_root, tmp_path, epochs=2, batch_size=4), processes=2)
+    command[command.index("cosmoalign.train")] = "tests.train.epoch_probe"
+    monkeypatch.setenv("EPOCH_PROBE_DIR", str(tmp_path))
+    _run(command)
+    for rank in ("0", "1"):
+        fetched = (tmp_path / f"{rank}.txt").read_text().splitlines()
+        epochs = [int(line.split()[0]) for line in fetched]
+        assert epochs == sorted(epochs) and epochs.count(0) == epochs.count(1) > 0, rank
+
+
+@pytest.mark.slow
 def test_a_killed_run_resumes_from_its_last_checkpoint(lake_root, tmp_path):
     steps = 40
     config = _config(
