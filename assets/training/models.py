@@ -36,8 +36,9 @@ class FinetuneConfig(dg.Config):
     weight_decay: float = 0.1
     warmup_steps: int = 10
     lock_text: bool = False
-    lock_image: bool = False
-    trunk_lr_scale: float = 1.0
+    lock_image: bool = True
+    trunk_lr_scale: float = 0.1
+    short_caption_rate: float = 0.5
     wise_ft_alpha: float = 1.0
     augment: bool = True
     checkpoint_every: int = 50

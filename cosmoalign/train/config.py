@@ -31,21 +31,25 @@ class TrainConfig:
     batch_size: int = 32
     """Per-process micro-batch; the contrastive batch is gathered over all processes."""
     grad_accum: int = 1
-    lr: float = 1e-4
+    lr: float = 1e-3
     weight_decay: float = 0.1
     warmup_steps: int = 10
     mixed_precision: str = "no"
     lock_text: bool = False
     """Freeze the text tower (only its projection trains)."""
-    lock_image: bool = False
-    """Freeze the image tower (LiT; only its projection trains)."""
-    trunk_lr_scale: float = 1.0
+    lock_image: bool = True
+    """Freeze the image tower, batch-norm statistics included (LiT; only its projection
+    trains): measured to keep, even raise, the base's linear probe on real galaxies."""
+    trunk_lr_scale: float = 0.1
     """Learning rate of the pretrained tower trunks as a fraction of ``lr`` (the projections and
     the temperature, which start from scratch, train at ``lr``)."""
     wise_ft_alpha: float = 1.0
     """WiSE-FT: exported weights are ``(1 - a) * base + a * fine-tuned``; 1.0 keeps fine-tuned."""
     loader_workers: int = 1
     """Data-loading worker processes (0: load in the training process)."""
+    short_caption_rate: float = 0.5
+    """With ``augment``: how often a sample's caption is cut to its first sentence (the galaxy's
+    type or label text), the short phrases zero-shot prompts resemble."""
     augment: bool = True
     """Random flips and quarter turns of images (and their region boxes)."""
     checkpoint_every: int = 50

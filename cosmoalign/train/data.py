@@ -44,6 +44,13 @@ def trim_padding(tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
     return tokens[:, : int(used.max()) + 1] if len(used) else tokens[:, :1]
 
 
+def first_sentence(text: str) -> str:
+    """The caption's first sentence (its type or label text): the short phrases that zero-shot
+    prompts look like."""
+    head, dot, _ = text.partition(". ")
+    return head + "." if dot else text
+
+
 def text_group(text: str) -> int:
     """A stable id per distinct text, equal on every process (identical texts are positives)."""
     return int.from_bytes(hashlib.sha1(text.encode()).digest()[:7], "big")
@@ -61,11 +68,13 @@ class PairsDataset(torch.utils.data.Dataset):
         augment: bool,
         seed: int,
         max_regions: int,
+        short_caption_rate: float = 0.0,
     ) -> None:
         if not rows:
             raise ValueError("no training rows: the partition's training_pairs has no train split")
         self.rows, self.preprocess = rows, preprocess
         self.augment, self.seed, self.max_regions = augment, seed, max_regions
+        self.short_caption_rate = short_caption_rate
         self.epoch = 0
 
     @classmethod
@@ -89,14 +98,17 @@ class PairsDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         """The row's galaxy-centred frame (augmented: zoomed out towards the whole field, turned
-        and mirrored), its caption, label and region boxes in the crop's coordinates."""
+        and mirrored), its caption (augmented: sometimes only its first sentence), label and
+        region boxes in the crop's coordinates."""
         row = self.rows[index]
         picture = Image.open(io.BytesIO(row["image_png"])).convert("RGB")
-        frame = row["frame"]
+        frame, caption = row["frame"], row["caption"]
         if self.augment:
             rng = random.Random(f"{self.seed}:{self.epoch}:{index}")
             turns, flip = rng.randrange(4), rng.random() < 0.5
             frame = zoomed_frame(frame, wide_frame(*picture.size), rng.random() ** 2)
+            if rng.random() < self.short_caption_rate:
+                caption = first_sentence(caption)
         inside = [
             (box, text)
             for box, text in zip(
@@ -110,7 +122,7 @@ class PairsDataset(torch.utils.data.Dataset):
             image, boxes = dihedral(image, boxes, turns, flip)
         return {
             "image": image,
-            "caption": row["caption"],
+            "caption": caption,
             "label": row["label"],
             "boxes": boxes,
             "region_texts": texts,

@@ -103,6 +103,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         augment=config.augment,
         seed=config.seed,
         max_regions=config.max_regions_per_image,
+        short_caption_rate=config.short_caption_rate,
     )
     objective = build_objective(
         config.recipe,
@@ -135,6 +136,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         eps=1e-6,
     )
     objective.train()
+    _keep_locked_statistics(clip, config)
     if accelerator.num_processes > 1:
         _unscale_temperature_gradient(objective.clip.logit_scale, accelerator.num_processes)
     objective, optimizer, loader = accelerator.prepare(objective, optimizer, loader)
@@ -233,6 +235,16 @@ def _lock_towers(clip: torch.nn.Module, config: TrainConfig) -> None:
             config.lock_text and name.startswith(_TEXT_TRUNK)
         ):
             param.requires_grad_(False)
+
+
+def _keep_locked_statistics(clip: torch.nn.Module, config: TrainConfig) -> None:
+    """Batch norms of a locked image tower stay in eval mode: locked means its features do not
+    change, running statistics included."""
+    if not config.lock_image:
+        return
+    for name, module in clip.named_modules():
+        if name.startswith("visual.") and isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.eval()
 
 
 def _unscale_temperature_gradient(logit_scale: torch.nn.Parameter, world: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 PROFILES: dict[str, dict] = {
-    "demo": {"arch": "offline-default", "epochs": 2, "batch_size": 32, "lr": 2e-4},
+    "demo": {"arch": "offline-default", "epochs": 2, "batch_size": 32, "lr": 1e-3},
     "smoke": {"arch": "tiny", "epochs": 1, "batch_size": 16, "lr": 1e-3, "max_steps": 4},
 }
 
