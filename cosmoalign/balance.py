@@ -29,6 +29,7 @@ REQUIRED_COLUMNS = (
     "image_png",
     "width",
     "height",
+    "frame",
     "provenance",
 )
 

@@ -26,6 +26,7 @@ def _row(object_id: str, split: str, label: int, name: str | None) -> dict:
         "image_png": encode_png(pixels),
         "width": 16,
         "height": 16,
+        "frame": [0, 0, 16, 16],
         "bands": "rgb",
         "provenance": "original",
     }

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
+from PIL import Image
 
 from cosmoalign.evaluate.data import (
     PROMPT_TEMPLATES,
@@ -47,7 +48,10 @@ def test_labels_csv_gives_classes_and_labels(folder: Path, tmp_path: Path) -> No
     assert evalset.labels.tolist() == [1, 0] * 3
     assert evalset.object_ids[:2] == ["spiral0.png", "smooth0.png"]
     assert evalset.captions is None
-    assert evalset.images[0] == (folder / "spiral0.png").read_bytes()
+    height, width, _ = decode_png(evalset.images[0]).shape  # framed: a square inside the image
+    assert height == width <= 20
+    whole = from_folder(folder, labels, framing=False).images[0]
+    assert np.array_equal(decode_png(whole), decode_png((folder / "spiral0.png").read_bytes()))
     assert len(evalset.prompts) == 2
 
 
@@ -80,11 +84,28 @@ def test_class_folders_render_fits_with_lupton_rgb(tmp_path: Path) -> None:
     fits.PrimaryHDU(flux).writeto(tmp_path / "validation" / "spirals" / "c.fits")
     write_png(tmp_path / "loose.png", 3)  # in no class folder: left out
 
-    evalset = from_folder(tmp_path)
+    evalset = from_folder(tmp_path, framing=False)
 
     assert evalset.class_names == ["non_spirals", "spirals"]
     assert evalset.labels.tolist() == [0, 1, 1]
     assert decode_png(evalset.images[2]).shape == (24, 24, 3)
+
+
+def test_folder_images_are_cropped_to_their_galaxy_frame(tmp_path: Path) -> None:
+    field = np.zeros((96, 96, 3), np.uint8)
+    yy, xx = np.mgrid[:96, :96]
+    field[..., :] = (200 * np.exp(-((xx - 60) ** 2 + (yy - 40) ** 2) / 30.0))[..., None]
+    field += np.random.default_rng(0).integers(0, 6, field.shape, dtype=np.uint8)
+    Image.fromarray(field).save(tmp_path / "galaxy.png")
+    (tmp_path / "spirals").mkdir()
+    (tmp_path / "galaxy.png").rename(tmp_path / "spirals" / "galaxy.png")
+
+    framed = decode_png(from_folder(tmp_path).images[0])
+
+    assert framed.shape[0] == framed.shape[1] < 60
+    assert np.unravel_index(framed.sum(-1).argmax(), framed.shape[:2]) == pytest.approx(
+        (framed.shape[0] / 2, framed.shape[1] / 2), abs=3
+    )
 
 
 def test_prompt_mapping_replaces_class_text() -> None:

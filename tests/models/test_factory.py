@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -19,10 +17,8 @@ def state_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return all(torch.equal(x, y) for x, y in pairs)
 
 
-def test_tiny_builds_in_well_under_a_second():
-    start = time.perf_counter()
+def test_tiny_builds_a_small_eval_mode_clip():
     bundle = build_model(ModelSpec("tiny"))
-    assert time.perf_counter() - start < 1.0
     assert isinstance(bundle.model, CLIP)
     assert not bundle.model.training
     assert bundle.image_size == 64
