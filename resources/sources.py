@@ -56,7 +56,10 @@ class EmbeddedConfig(dg.Config):
     seed: int = 0
     include_hst: bool = True
     max_hst: int = 200
-    max_real: int = Field(default=2000, description="Real SDSS cutouts from the package (<= 2000)")
+    max_real: int = Field(
+        default_factory=lambda: int(os.environ.get("COSMOALIGN_EMBEDDED_REAL", 2000)),
+        description="Real SDSS cutouts from the package (<= 2000; $COSMOALIGN_EMBEDDED_REAL)",
+    )
 
     def build(self, cache_dir: Path, http: HttpConfig) -> Source:
         """The configured embedded source."""

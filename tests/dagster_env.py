@@ -22,6 +22,7 @@ def dagster_environ(state_dir: Path, lake_dir: Path) -> dict[str, str]:
         "COSMOALIGN_DAGSTER_DIR": str(state_dir),
         "COSMOALIGN_HOME": str(lake_dir),
         "COSMOALIGN_PROFILE": "smoke",  # tiny models: the graph end to end in seconds per model
+        "COSMOALIGN_EMBEDDED_REAL": "200",  # a tenth of the shipped real sample: minutes, not ten
     }
 
 

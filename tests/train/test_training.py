@@ -150,7 +150,15 @@ def _base_state() -> dict:
 def test_locked_text_tower_and_accumulation(lake_root, tmp_path):
     import torch
 
-    config = _config(lake_root, tmp_path, max_steps=2, batch_size=4, grad_accum=2, lock_text=True)
+    config = _config(
+        lake_root,
+        tmp_path,
+        max_steps=2,
+        batch_size=4,
+        grad_accum=2,
+        lock_text=True,
+        lock_image=False,
+    )
     _run(_python(config))
     assert [row["step"] for row in _metrics(tmp_path)] == [1, 2]
     trained, base = _exported_state(tmp_path / "export"), _base_state()
