@@ -3,12 +3,14 @@
 One :class:`Downloader` holds the policy every survey source shares: retries with exponential
 backoff on connection errors and 5xx/408/429 answers (honouring a short ``Retry-After``), a
 minimum interval between requests across threads, bounded concurrency, mirrors, resumable
-``.part`` files, sha256 verification and atomic renames.
+``.part`` files (resumed only with ``If-Range`` on the validator that started them, or under a
+checksum), length checks, a total deadline per file, sha256/md5/size pins and atomic renames.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -23,6 +25,7 @@ from typing import TypeVar
 from urllib.parse import urlencode
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from tqdm.auto import tqdm
 
@@ -40,6 +43,7 @@ _NETWORK_ERRORS = (
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
+    urllib3.exceptions.HTTPError,  # bodies are read from the raw stream: short reads, timeouts
 )
 
 
@@ -54,14 +58,44 @@ class DownloadError(Exception):
 
 
 class ChecksumError(Exception):
-    """A downloaded file's sha256 is not the expected one; the file has been deleted."""
+    """A downloaded file's digest is not the pinned one; the file has been deleted."""
 
-    def __init__(self, url: str, path: Path, expected: str, actual: str) -> None:
-        super().__init__(f"{path}: sha256 is {actual}, expected {expected} (downloaded from {url})")
+    def __init__(
+        self, url: str, path: Path, expected: str, actual: str, algorithm: str = "sha256"
+    ) -> None:
+        super().__init__(
+            f"{path}: {algorithm} is {actual}, expected {expected} (downloaded from {url})"
+        )
         self.url = url
         self.path = path
         self.expected = expected
         self.actual = actual
+        self.algorithm = algorithm
+
+
+@dataclass(frozen=True)
+class Pins:
+    """What a downloaded file must be: its sha256 and/or md5 (lower-case hex) and/or size."""
+
+    sha256: str | None = None
+    md5: str | None = None
+    size: int | None = None
+
+    @property
+    def digests(self) -> dict[str, str]:
+        """The pinned digests by hashlib algorithm name."""
+        pinned = {"sha256": self.sha256, "md5": self.md5}
+        return {name: value.lower() for name, value in pinned.items() if value}
+
+    def mismatch(self, path: Path) -> tuple[str, str, str] | None:
+        """``(algorithm, expected, actual)`` of the first digest ``path`` fails, else None."""
+        if not self.digests:
+            return None
+        actual = file_digests(path, tuple(self.digests))
+        for name, expected in self.digests.items():
+            if actual[name] != expected:
+                return name, expected, actual[name]
+        return None
 
 
 class _Transient(Exception):
@@ -126,11 +160,17 @@ class _Throttle:
 
 def file_sha256(path: Path) -> str:
     """sha256 hex digest of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+    return file_digests(path, ("sha256",))["sha256"]
+
+
+def file_digests(path: Path, algorithms: Sequence[str]) -> dict[str, str]:
+    """Hex digests of a file by hashlib algorithm name, all in one pass of 1 MiB blocks."""
+    digests = {name: hashlib.new(name) for name in algorithms}
     with Path(path).open("rb") as handle:
         while block := handle.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+            for digest in digests.values():
+                digest.update(block)
+    return {name: digest.hexdigest() for name, digest in digests.items()}
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -146,9 +186,12 @@ class Downloader:
 
     ``retries`` is the number of retries after the first attempt; the n-th retry waits
     ``backoff * 2**(n-1)`` seconds (at most ``max_backoff``), or the server's ``Retry-After`` when
-    that is at most ``max_retry_after``. ``min_interval`` spaces all requests of this downloader
-    (every thread) that many seconds apart; ``max_workers`` bounds :meth:`fetch_many`.
-    ``cache_dir`` is the default cache of :meth:`fetch`; without one, fetches are not cached.
+    that is at most ``max_retry_after``. ``timeout`` bounds the wait for each read; ``deadline``
+    bounds one :meth:`download` in all (every attempt and mirror) and ``fetch_deadline`` one
+    :meth:`fetch`, so a server that trickles bytes fails with :class:`DownloadError`.
+    ``min_interval`` spaces all requests of this downloader (every thread) that many seconds
+    apart; ``max_workers`` bounds :meth:`fetch_many`. ``cache_dir`` is the default cache of
+    :meth:`fetch`; without one, fetches are not cached.
     """
 
     def __init__(
@@ -160,6 +203,8 @@ class Downloader:
         max_backoff: float = 60.0,
         max_retry_after: float = 60.0,
         timeout: float = 60.0,
+        deadline: float = 4 * 3600.0,
+        fetch_deadline: float = 300.0,
         min_interval: float = 0.0,
         max_workers: int = 8,
         session: requests.Session | None = None,
@@ -167,12 +212,16 @@ class Downloader:
     ) -> None:
         if retries < 0 or max_workers < 1:
             raise ValueError("retries must be >= 0 and max_workers >= 1")
+        if deadline <= 0 or fetch_deadline <= 0:
+            raise ValueError("deadline and fetch_deadline must be positive")
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.max_retry_after = max_retry_after
         self.timeout = timeout
+        self.deadline = deadline
+        self.fetch_deadline = fetch_deadline
         self.max_workers = max_workers
         self.progress = progress
         self.session = session or _pooled_session(max_workers)
@@ -185,36 +234,47 @@ class Downloader:
         sha256: str | None = None,
         label: str | None = None,
         auth: tuple[str, str] | None = None,
+        *,
+        md5: str | None = None,
+        size: int | None = None,
     ) -> Path:
         """Download the first URL (then each mirror in turn) that works to ``dest``.
 
-        An existing ``dest`` whose checksum matches (or any, without ``sha256``) is kept and no
-        request is sent. Bytes land in ``dest.part`` first: an interrupted download resumes from
-        it with a ``Range`` request. On a sha256 mismatch the file is deleted and the next mirror
-        tried; the last failure is raised (:class:`DownloadError` or :class:`ChecksumError`).
+        ``sha256``, ``md5`` and ``size`` pin the file. An existing ``dest`` that matches its
+        pins (or any, without pins) is kept and no request is sent. Bytes land in ``dest.part``
+        first; an interrupted download resumes from it with ``Range`` and ``If-Range`` (the
+        ``ETag`` or ``Last-Modified`` of the answer that started it), so a file changed upstream
+        restarts from zero; without a validator it resumes only under a digest pin. A body
+        shorter than its ``Content-Length``, its ``Content-Range`` total or the pinned size is
+        never accepted. On a digest mismatch the file is deleted and the next mirror tried; the
+        last failure is raised (:class:`DownloadError` or :class:`ChecksumError`).
         """
         urls = [urls] if isinstance(urls, str) else list(urls)
         if not urls:
             raise ValueError(f"no URL to download {dest} from")
         dest = Path(dest)
-        expected = sha256.lower() if sha256 else None
+        pins = Pins(sha256, md5, size)
         if dest.exists():
-            if expected is None or file_sha256(dest) == expected:
+            if pins.mismatch(dest) is None and size in (None, dest.stat().st_size):
                 return dest
-            logger.warning("%s does not match its sha256; downloading it again", dest)
+            logger.warning("%s does not match its pinned checksum or size; downloading again", dest)
             dest.unlink()
         dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + ".part")
+        deadline = time.monotonic() + self.deadline
         error: DownloadError | ChecksumError | None = None
         for url in urls:
             try:
-                self._retrying(url, lambda url=url: self._stream_to(url, part, label, auth))
-                if expected is not None:
-                    actual = file_sha256(part)
-                    if actual != expected:
-                        part.unlink()
-                        raise ChecksumError(url, dest, expected, actual)
+                self._retrying(
+                    url,
+                    lambda url=url: self._stream_to(url, part, pins, deadline, label, auth),
+                )
+                mismatch = pins.mismatch(part)
+                if mismatch is not None:
+                    _discard(part)
+                    raise ChecksumError(url, dest, mismatch[1], mismatch[2], mismatch[0])
                 part.replace(dest)
+                _validators_path(part).unlink(missing_ok=True)
                 return dest
             except (DownloadError, ChecksumError) as exc:
                 logger.warning("download failed: %s", exc)
@@ -256,36 +316,58 @@ class Downloader:
         path = request.cache_path(root) if root is not None else None
         if path is not None and path.is_file():
             return path.read_bytes()
-        data = self._retrying(request.full_url, lambda: self._get_bytes(request))
+        deadline = time.monotonic() + self.fetch_deadline
+        data = self._retrying(request.full_url, lambda: self._get_bytes(request, deadline))
         if path is not None:
             atomic_write(path, data)
         return data
 
-    def _get_bytes(self, request: FetchRequest) -> bytes:
-        with self._get(request.url, params=request.params) as response:
-            _raise_for_status(request.full_url, response)
-            return response.content
+    def _get_bytes(self, request: FetchRequest, deadline: float) -> bytes:
+        url = request.full_url
+        with self._get(request.url, deadline, url, params=request.params, stream=True) as response:
+            _raise_for_status(url, response)
+            chunks: list[bytes] = []
+            self._read_body(response, chunks.append, deadline, url, decode=True)
+            return b"".join(chunks)
 
     def _stream_to(
-        self, url: str, part: Path, label: str | None, auth: tuple[str, str] | None
+        self,
+        url: str,
+        part: Path,
+        pins: Pins,
+        deadline: float,
+        label: str | None,
+        auth: tuple[str, str] | None,
     ) -> None:
-        offset = part.stat().st_size if part.exists() else 0
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        with self._get(url, headers=headers, stream=True, auth=auth) as response:
+        offset, validator = _resume_point(part, url, pins)
+        headers = {"Accept-Encoding": "identity"}  # bytes on disk are the bytes on the wire
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+            if validator:
+                headers["If-Range"] = validator
+        with self._get(url, deadline, url, headers=headers, stream=True, auth=auth) as response:
             if offset and response.status_code == 416:
-                part.unlink()
+                _discard(part)
                 raise _Transient(416, "the server cannot resume the partial file; restarting")
             _raise_for_status(url, response)
             resume = offset > 0 and response.status_code == 206
             if resume and _range_start(response) != offset:
-                part.unlink()
+                _discard(part)
                 raise _Transient(206, "the server resumed at the wrong offset; restarting")
             start = offset if resume else 0
-            length = response.headers.get("Content-Length")
+            total = _announced_total(response, start)
+            if pins.size is not None and total is not None and total != pins.size:
+                raise DownloadError(
+                    url, response.status_code, f"the server sends {total} bytes, pinned {pins.size}"
+                )
+            if not resume:
+                started = json.dumps(_validators(url, response)).encode()
+                atomic_write(_validators_path(part), started)
+            expected = total if total is not None else pins.size
             with (
                 part.open("ab" if resume else "wb") as out,
                 tqdm(
-                    total=start + int(length) if length and length.isdigit() else None,
+                    total=expected,
                     initial=start,
                     desc=label or part.name.removesuffix(".part"),
                     unit="B",
@@ -295,13 +377,49 @@ class Downloader:
                     disable=not self.progress,
                 ) as bar,
             ):
-                for block in response.iter_content(_STREAM_CHUNK):
+
+                def write(block: bytes) -> None:
                     out.write(block)
                     bar.update(len(block))
+
+                self._read_body(response, write, deadline, url, decode=False)
+                out.flush()
+                os.fsync(out.fileno())
+            got = part.stat().st_size
+            if expected is not None and got != expected:
+                if got > expected:
+                    _discard(part)
+                reason = "cut short" if got < expected else "longer than announced; restarting"
+                raise _Transient(response.status_code, f"body {reason}: {got} of {expected} bytes")
+
+    def _read_body(
+        self,
+        response: requests.Response,
+        write: Callable[[bytes], object],
+        deadline: float,
+        url: str,
+        decode: bool,
+    ) -> None:
+        """Copy the body to ``write`` as it arrives, failing once ``deadline`` has passed.
+
+        ``read1`` returns whatever one socket read brings, so the deadline is checked between
+        reads of a trickling server too (a plain ``read(n)`` waits for ``n`` bytes).
+        """
+        while block := response.raw.read1(_STREAM_CHUNK, decode_content=decode):
+            write(block)
+            self._check_deadline(deadline, url, response.status_code)
+
+    def _check_deadline(self, deadline: float, url: str, status: int | None = None) -> None:
+        if time.monotonic() > deadline:
+            raise DownloadError(
+                url, status, "the deadline passed before the body was complete (a stalled server)"
+            )
 
     def _get(
         self,
         url: str,
+        deadline: float,
+        shown_url: str,
         *,
         params: Sequence[tuple[str, str]] = (),
         headers: Mapping[str, str] | None = None,
@@ -309,13 +427,14 @@ class Downloader:
         auth: tuple[str, str] | None = None,
     ) -> requests.Response:
         self._throttle.wait()
+        self._check_deadline(deadline, shown_url)
         return self.session.get(
             url,
             params=list(params),
             headers={"User-Agent": USER_AGENT, **(headers or {})},
             stream=stream,
             auth=auth,
-            timeout=self.timeout,
+            timeout=min(self.timeout, max(deadline - time.monotonic(), 0.001)),
         )
 
     def _retrying(self, url: str, attempt: Callable[[], T]) -> T:
@@ -384,3 +503,56 @@ def _outcome(
         return request, future.result()
     except (DownloadError, OSError) as exc:
         return request, exc
+
+
+def _validators_path(part: Path) -> Path:
+    """Where the validators of the answer that started ``part`` are kept."""
+    return part.with_name(part.name + ".json")
+
+
+def _validators(url: str, response: requests.Response) -> dict[str, str | None]:
+    """The URL and what identifies this version of the file: a strong ``ETag`` (weak ones may
+    not be used in ``If-Range``) and ``Last-Modified``."""
+    etag = response.headers.get("ETag")
+    return {
+        "url": url,
+        "etag": etag if etag and not etag.startswith("W/") else None,
+        "last_modified": response.headers.get("Last-Modified"),
+    }
+
+
+def _resume_point(part: Path, url: str, pins: Pins) -> tuple[int, str | None]:
+    """Where to resume ``part`` from and the ``If-Range`` validator to send.
+
+    A partial file resumes with the validator of the answer that started it, from the same URL;
+    without one it resumes only under a digest pin (which catches a splice), else restarts.
+    """
+    if not part.exists():
+        return 0, None
+    try:
+        started = json.loads(_validators_path(part).read_text())
+    except (OSError, ValueError):
+        started = {}
+    validator = None
+    if isinstance(started, dict) and started.get("url") == url:
+        validator = started.get("etag") or started.get("last_modified")
+    if validator is None and not pins.digests:
+        return 0, None
+    return part.stat().st_size, validator
+
+
+def _announced_total(response: requests.Response, start: int) -> int | None:
+    """The whole file's size as the answer states it: the ``Content-Range`` total of a 206, or
+    ``start`` plus ``Content-Length``; None when the server does not say (a body that just ends)."""
+    if response.status_code == 206:
+        total = response.headers.get("Content-Range", "").rpartition("/")[2]
+        if total.isdigit():
+            return int(total)
+    length = response.headers.get("Content-Length", "")
+    return start + int(length) if length.isdigit() else None
+
+
+def _discard(part: Path) -> None:
+    """Delete a partial file and its validators, so the next attempt starts from zero."""
+    part.unlink(missing_ok=True)
+    _validators_path(part).unlink(missing_ok=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
+from email.utils import formatdate
 from itertools import pairwise
 
 import pytest
@@ -173,3 +175,102 @@ def test_auth_is_sent_but_never_logged(caplog, tmp_path):
             downloader.download(url, tmp_path / "denied", auth=("user", "wrong-key"))
     assert caught.value.status == 401
     assert "wrong-key" not in str(caught.value) and "wrong-key" not in caplog.text
+
+
+def test_a_short_body_with_content_length_is_never_accepted(loopback, tmp_path):
+    url = loopback.add("/short.bin", BODY)
+    loopback.fail("/short.bin", "drop", "drop")
+    downloader = Downloader(backoff=0.001, retries=1, progress=False)
+    with pytest.raises(DownloadError, match="gave up after 2 attempts"):
+        downloader.download(url, tmp_path / "short.bin")
+    assert not (tmp_path / "short.bin").exists()
+
+
+def test_a_body_cut_short_without_length_fails_its_pinned_size_and_resumes(tmp_path):
+    downloader = Downloader(backoff=0.001, retries=2, progress=False)
+    with LoopbackServer({"/cut.bin": BODY}, lengths=False) as server:
+        server.fail("/cut.bin", "drop")
+        dest = downloader.download(server.url("/cut.bin"), tmp_path / "cut.bin", size=len(BODY))
+        assert dest.read_bytes() == BODY
+        first, second = server.requests
+        assert "Range" not in first.headers
+        assert second.headers["Range"] == f"bytes={len(BODY) // 2}-"
+        assert second.headers["If-Range"].startswith('"')  # the ETag of the first answer
+
+
+def test_a_body_cut_short_without_length_fails_its_pinned_checksum(tmp_path):
+    downloader = Downloader(backoff=0.001, retries=0, progress=False)
+    with LoopbackServer({"/cut.bin": BODY}, lengths=False) as server:
+        server.fail("/cut.bin", "drop")
+        with pytest.raises(ChecksumError):
+            downloader.download(server.url("/cut.bin"), tmp_path / "cut.bin", sha256=SHA)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_size_the_server_contradicts_fails_without_retrying(loopback, downloader, tmp_path):
+    url = loopback.add("/sized.bin", BODY)
+    with pytest.raises(DownloadError, match=f"sends {len(BODY)} bytes, pinned 10"):
+        downloader.download(url, tmp_path / "sized.bin", size=10)
+    assert loopback.hits["/sized.bin"] == 1
+
+
+@pytest.mark.parametrize("etags", [True, False], ids=["etag", "last-modified"])
+def test_a_stale_partial_file_restarts_when_upstream_changed(tmp_path, etags):
+    """If-Range carries the validator of the answer that started the .part: the server answers
+    200 with the whole new version instead of splicing its tail onto the old head."""
+    old, new = BODY, bytes(reversed(BODY))
+    downloader = Downloader(backoff=0.001, retries=0, progress=False)
+    dest = tmp_path / "f.bin"
+    with LoopbackServer(etags=etags) as server:
+        url = server.add("/f.bin", old, modified=1_000_000_000)
+        server.fail("/f.bin", "drop")
+        with pytest.raises(DownloadError):
+            downloader.download(url, dest)
+        assert dest.with_name("f.bin.part").stat().st_size == len(old) // 2
+        server.add("/f.bin", new, modified=1_000_000_100)
+        assert downloader.download(url, dest).read_bytes() == new
+        _, second = server.requests
+        assert second.headers["Range"] == f"bytes={len(old) // 2}-"
+        old_etag = f'"{hashlib.sha256(old).hexdigest()[:16]}"'
+        old_modified = formatdate(1_000_000_000, usegmt=True)
+        assert second.headers["If-Range"] == (old_etag if etags else old_modified)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
+
+
+def test_an_unchanged_partial_file_resumes_under_if_range(loopback, tmp_path):
+    downloader = Downloader(backoff=0.001, retries=0, progress=False)
+    url = loopback.add("/same.bin", BODY)
+    loopback.fail("/same.bin", "drop")
+    with pytest.raises(DownloadError):
+        downloader.download(url, tmp_path / "same.bin")
+    assert downloader.download(url, tmp_path / "same.bin").read_bytes() == BODY
+    resumed = loopback.requests[-1].headers
+    assert (resumed["Range"], resumed["If-Range"]) == (
+        f"bytes={len(BODY) // 2}-",
+        loopback._validators("/same.bin", BODY)["ETag"],
+    )
+
+
+def test_a_trickling_server_fails_at_the_deadline(loopback, tmp_path):
+    url = loopback.add("/slow.bin", b"x" * 2000)
+    loopback.trickle("/slow.bin", 0.02)  # 40 s for the whole body
+    downloader = Downloader(
+        backoff=0.001, retries=3, timeout=5, deadline=0.5, fetch_deadline=0.5, progress=False
+    )
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="deadline passed"):
+        downloader.download(url, tmp_path / "slow.bin")
+    with pytest.raises(DownloadError, match="deadline passed"):
+        downloader.fetch(url)
+    assert time.monotonic() - started < 5
+    assert not (tmp_path / "slow.bin").exists()
+
+
+def test_md5_pins_are_verified(loopback, downloader, tmp_path):
+    url = loopback.add("/pinned.bin", BODY)
+    md5 = hashlib.md5(BODY).hexdigest()
+    assert downloader.download(url, tmp_path / "ok.bin", md5=md5).read_bytes() == BODY
+    with pytest.raises(ChecksumError) as caught:
+        downloader.download(url, tmp_path / "bad.bin", md5="0" * 32)
+    assert (caught.value.algorithm, caught.value.actual) == ("md5", md5)
+    assert not (tmp_path / "bad.bin").exists()
