@@ -28,10 +28,12 @@ def counts_table(columns: Mapping[str, Mapping[str, int]], key: str = "class") -
 
 
 def write_summary_metadata(summary: WriteSummary) -> dict[str, dg.MetadataValue]:
-    """Row count, content hash and location of a committed partition."""
+    """Row count, content hash (the data version), Lance version and location of a committed
+    partition; ``Lake.read(..., version=lance_version)`` reads exactly what was materialized."""
     return {
         "dagster/row_count": dg.MetadataValue.int(summary.rows),
         "content_hash": dg.MetadataValue.text(summary.content_hash),
+        "lance_version": dg.MetadataValue.int(summary.version),
         "path": dg.MetadataValue.path(summary.path),
         "parts": dg.MetadataValue.int(summary.parts),
     }

@@ -1,48 +1,134 @@
-"""The lake: partitioned Parquet tables under one root, written atomically.
+"""The lake: one Lance dataset per (table, partition) under one root, local or on an object store.
 
-Layout: ``<root>/<table>/<partition>/part-NNNNN.parquet``. A partition is written into a staging
-folder and swapped in whole on success, so readers never see half a partition and a failed write
-leaves the previous version intact. The root may be a local path or any fsspec URL.
+Layout: ``<root>/<table>/<partition>.lance``. Every write is one Lance commit: data files are
+written first, then a new manifest names them, atomically (a rename that fails if the version
+exists locally; a conditional put on object stores). Readers open the newest committed manifest,
+so they see the previous version or the new one, whole, never a mix. A writer that dies before
+its commit leaves only unreferenced data files, which :meth:`Lake.cleanup` removes after Lance's
+grace period. Older versions stay readable (``version=``) until the :class:`Retention` removes
+them.
+
+Every commit records the content hash of the rows written (``cosmoalign.content_hash`` in its
+transaction properties): the data version the assets report to Dagster, equal for equal content
+whatever the Lance version number.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import posixpath
+import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property
 from types import TracebackType
 
 import fsspec
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+# Lance warns on stderr for every data file written before a dataset's first commit; its
+# logger reads this once, when the module loads.
+os.environ.setdefault("LANCE_LOG", "error")
+import lance
+from lance.commit import CommitConflictError
+from lance.dataset import LanceDataset, LanceOperation, Transaction
+
+HASH_PROPERTY = "cosmoalign.content_hash"
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=-]*$")
+_COMMIT_ATTEMPTS = 20
+log = logging.getLogger(__name__)
+
+
+class LakeConflictError(RuntimeError):
+    """Another writer committed the partition while this write depended on what it read."""
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Which old versions :meth:`Lake.cleanup` removes after every commit: those that are both
+    older than ``keep_for`` and not among the newest ``keep_versions``. A reader holding an old
+    version (a training run pins the one it started on) keeps it readable for ``keep_for``."""
+
+    keep_versions: int = 5
+    keep_for: timedelta = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
 class WriteSummary:
-    """What a committed partition holds."""
+    """What a committed partition version holds."""
 
     path: str
     rows: int
     parts: int
+    """Data fragments written by this commit (all fragments when read back with ``summary``)."""
     content_hash: str
+    """SHA-256 of the rows in write order: the data version Dagster records."""
+    version: int = 0
+    """The Lance version this summary describes."""
 
 
 class Lake:
-    """Partitioned Parquet storage rooted at a local path or fsspec URL."""
+    """Lance datasets rooted at a local path or an object-store URL (``s3://bucket/prefix``).
 
-    def __init__(self, root: str) -> None:
-        self.fs, self.root = fsspec.core.url_to_fs(root)
+    ``storage_options`` go to Lance as they are (object_store keys such as ``aws_endpoint``,
+    ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_region``, ``allow_http``).
+    """
+
+    def __init__(
+        self,
+        root: str,
+        storage_options: Mapping[str, str] | None = None,
+        retention: Retention | None = None,
+    ) -> None:
         self.url = root
+        self.storage_options = dict(storage_options or {})
+        self.retention = retention or Retention()
+        if "://" in root:
+            self.root = root.rstrip("/")
+        else:
+            self.root = posixpath.abspath(root)
+
+    @cached_property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        """The fsspec file system of the root (for reports and previews, not tables)."""
+        options = _fsspec_options(self.root, self.storage_options)
+        return fsspec.core.url_to_fs(self.root, **options)[0]
 
     def path(self, table: str, partition: str) -> str:
-        """Folder of one partition of a table."""
-        return posixpath.join(self.root, table, partition)
+        """URI of one partition's Lance dataset."""
+        for name in (table, partition):
+            if not _NAME.match(name):
+                raise ValueError(f"invalid lake table or partition name {name!r}")
+        return posixpath.join(self.root, table, f"{partition}.lance")
+
+    def dataset(self, table: str, partition: str, version: int | None = None) -> LanceDataset:
+        """The partition's Lance dataset at ``version`` (default: the newest committed one)."""
+        uri = self.path(table, partition)
+        try:
+            return lance.dataset(uri, version=version, storage_options=self.storage_options)
+        except ValueError as error:
+            if "not found" not in str(error).lower():
+                raise
+            what = f"no data for table {table!r} partition {partition!r}"
+            if version is not None:
+                what += f" at version {version} (never written, or removed by retention)"
+            raise FileNotFoundError(f"{what} ({uri})") from None
 
     def exists(self, table: str, partition: str) -> bool:
-        """Whether a committed partition exists."""
-        return bool(self._parts(self.path(table, partition)))
+        """Whether the partition has a committed version."""
+        try:
+            self.dataset(table, partition)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def versions(self, table: str, partition: str) -> list[int]:
+        """The partition's readable versions, oldest first."""
+        return [v["version"] for v in self.dataset(table, partition).versions()]
 
     def writer(
         self,
@@ -51,16 +137,28 @@ class Lake:
         schema: pa.Schema,
         rows_per_part: int = 2048,
         bytes_per_part: int = 64 * 2**20,
+        *,
+        merge_on: str | None = None,
     ) -> PartitionWriter:
-        """Open an atomic writer for one partition (use as a context manager).
+        """Open a writer for one partition; it commits on a clean exit (a context manager).
 
-        A part is flushed when it reaches ``rows_per_part`` rows or ``bytes_per_part`` bytes of
-        Arrow data, whichever comes first, so memory stays bounded for image-sized rows.
+        Rows are flushed to a data file when ``rows_per_part`` rows or ``bytes_per_part`` bytes
+        of Arrow data are pending, so memory stays bounded for image-sized rows. The commit
+        replaces the partition's rows; concurrent replacements commit one after the other (the
+        last one wins).
+
+        With ``merge_on`` (a unique key column) the writer still takes every row of the new
+        content but commits only the difference (Lance merge-insert: changed and new rows
+        upserted, rows not written deleted), and fails with :class:`LakeConflictError` if
+        another writer committed meanwhile. Meant for tables of small rows (captions): the
+        changed rows are held until the commit.
         """
-        return PartitionWriter(self, table, partition, schema, rows_per_part, bytes_per_part)
+        return PartitionWriter(
+            self, table, partition, schema, rows_per_part, bytes_per_part, merge_on
+        )
 
     def write_table(self, table: str, partition: str, data: pa.Table) -> WriteSummary:
-        """Write a whole in-memory table as one partition, atomically."""
+        """Write a whole in-memory table as one partition in one commit."""
         with self.writer(table, partition, data.schema) as writer:
             writer.write_table(data)
         return writer.summary
@@ -71,39 +169,62 @@ class Lake:
         partition: str,
         columns: list[str] | None = None,
         batch_size: int = 1024,
+        version: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """Stream a partition's rows in record batches without loading it whole."""
-        parts = self._parts(self.path(table, partition))
-        if not parts:
-            raise FileNotFoundError(f"no data for table {table!r} partition {partition!r}")
-        for part in parts:
-            with self.fs.open(part, "rb") as handle:
-                yield from pq.ParquetFile(handle).iter_batches(
-                    batch_size=batch_size, columns=columns
-                )
+        """Stream a partition's rows in order, in record batches, without loading it whole."""
+        dataset = self.dataset(table, partition, version)
+        yield from dataset.to_batches(columns=columns, batch_size=batch_size, scan_in_order=True)
 
-    def read(self, table: str, partition: str, columns: list[str] | None = None) -> pa.Table:
-        """Read a whole partition into memory."""
-        parts = self._parts(self.path(table, partition))
-        if not parts:
-            raise FileNotFoundError(f"no data for table {table!r} partition {partition!r}")
-        tables = []
-        for part in parts:
-            with self.fs.open(part, "rb") as handle:
-                tables.append(pq.read_table(handle, columns=columns))
-        return pa.concat_tables(tables)
+    def read(
+        self,
+        table: str,
+        partition: str,
+        columns: list[str] | None = None,
+        version: int | None = None,
+    ) -> pa.Table:
+        """Read a whole partition (at ``version``, default the newest) into memory."""
+        return self.dataset(table, partition, version).to_table(columns=columns)
 
-    def count_rows(self, table: str, partition: str) -> int:
-        """Row count from Parquet footers, without reading data."""
-        total = 0
-        for part in self._parts(self.path(table, partition)):
-            with self.fs.open(part, "rb") as handle:
-                total += pq.ParquetFile(handle).metadata.num_rows
-        return total
+    def count_rows(self, table: str, partition: str, version: int | None = None) -> int:
+        """Row count from the manifest, without reading data."""
+        return self.dataset(table, partition, version).count_rows()
+
+    def summary(self, table: str, partition: str, version: int | None = None) -> WriteSummary:
+        """What a committed version holds, with the content hash its commit recorded."""
+        dataset = self.dataset(table, partition, version)
+        transaction = dataset.read_transaction(dataset.version)
+        properties = (transaction.transaction_properties or {}) if transaction else {}
+        content_hash = properties.get(HASH_PROPERTY) or _hash_batches(
+            dataset.to_batches(scan_in_order=True)
+        )
+        return WriteSummary(
+            dataset.uri,
+            dataset.count_rows(),
+            len(dataset.get_fragments()),
+            content_hash,
+            dataset.version,
+        )
+
+    def cleanup(self, table: str, partition: str) -> None:
+        """Remove versions outside the :attr:`retention` (and files of writers that died,
+        once Lance's grace period of a week has passed)."""
+        self.dataset(table, partition).cleanup_old_versions(
+            older_than=self.retention.keep_for,
+            retain_versions=self.retention.keep_versions,
+            error_if_tagged_old_versions=False,
+        )
 
     def write_bytes(self, relative_path: str, data: bytes) -> str:
-        """Write a small file (a preview, a report) under the root atomically; return its path."""
+        """Write a small file (a preview, a report) under the root atomically; return its path.
+
+        Locally a temporary file is renamed over the target; on an object store one PUT is
+        already atomic.
+        """
         path = posixpath.join(self.root, relative_path)
+        if "://" in self.root:
+            with self.fs.open(path, "wb") as handle:
+                handle.write(data)
+            return path
         self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
         temporary = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
         with self.fs.open(temporary, "wb") as handle:
@@ -112,26 +233,210 @@ class Lake:
         return path
 
     def delete(self, table: str, partition: str) -> None:
-        """Remove a partition if it exists, and its table's folder once it is empty."""
-        folder = self.path(table, partition)
-        if self.fs.exists(folder):
-            self.fs.rm(folder, recursive=True)
-        table_folder = posixpath.join(self.root, table)
-        if self.fs.exists(table_folder) and not self.fs.ls(table_folder, detail=False):
-            self.fs.rmdir(table_folder)
+        """Remove a partition with all its versions, and its table's folder once empty."""
+        LanceDataset.drop(self.path(table, partition), self.storage_options, ignore_not_found=True)
+        if "://" not in self.root:
+            folder = posixpath.join(self.root, table)
+            if self.fs.exists(folder) and not self.fs.ls(folder, detail=False):
+                self.fs.rmdir(folder)
 
-    def _parts(self, folder: str) -> list[str]:
-        if not self.fs.exists(folder):
-            return []
-        return sorted(p for p in self.fs.ls(folder, detail=False) if p.endswith(".parquet"))
+    def _commit(self, uri: str, transaction: Transaction) -> LanceDataset:
+        return LanceDataset.commit(uri, transaction, storage_options=self.storage_options or None)
 
-    def _commit(self, staging: str, final: str) -> None:
-        old = f"{final}.old-{uuid.uuid4().hex[:8]}"
-        if self.fs.exists(final):
-            self.fs.mv(final, old, recursive=True)
-        self.fs.mv(staging, final, recursive=True)
-        if self.fs.exists(old):
-            self.fs.rm(old, recursive=True)
+
+class PartitionWriter:
+    """Writes one partition's data files as rows arrive and commits them on a clean exit.
+
+    The content hash covers the rows in write order (the Arrow IPC stream of every batch,
+    streamed into the hash without a copy), so a deterministic pipeline gives the same hash on
+    every re-materialization, whatever the Lance version or file layout.
+    """
+
+    def __init__(
+        self,
+        lake: Lake,
+        table: str,
+        partition: str,
+        schema: pa.Schema,
+        rows_per_part: int,
+        bytes_per_part: int,
+        merge_on: str | None,
+    ) -> None:
+        self.lake, self.table, self.partition = lake, table, partition
+        self.schema = schema
+        self.rows_per_part, self.bytes_per_part = rows_per_part, bytes_per_part
+        self.uri = lake.path(table, partition)
+        self.merge_on = merge_on
+        self._merge: _MergeState | None = None
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = self._pending_bytes = 0
+        self._fragments: list = []
+        self._rows = 0
+        self._hash = hashlib.sha256()
+        self.summary: WriteSummary | None = None
+
+    def __enter__(self) -> PartitionWriter:
+        if self.merge_on is not None and self.lake.exists(self.table, self.partition):
+            current = self.lake.dataset(self.table, self.partition)
+            if current.schema.remove_metadata() == self.schema.remove_metadata():
+                self._merge = _MergeState.of(current, self.merge_on)
+        return self
+
+    def write_rows(self, rows: Iterable[dict]) -> None:
+        """Append rows given as dicts keyed by column name."""
+        rows = list(rows)
+        if rows:
+            self.write_table(pa.Table.from_pylist(rows, schema=self.schema))
+
+    def write_table(self, data: pa.Table | pa.RecordBatch) -> None:
+        """Append an Arrow table or batch (cast to the partition's schema)."""
+        table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
+        table = table.select(self.schema.names).cast(self.schema)
+        for batch in table.to_batches():
+            _hash_into(self._hash, batch)
+            self._rows += batch.num_rows
+            if self._merge is not None:
+                self._merge.add(batch)
+                continue
+            self._pending.append(batch)
+            self._pending_rows += batch.num_rows
+            self._pending_bytes += batch.nbytes
+            if (
+                self._pending_rows >= self.rows_per_part
+                or self._pending_bytes >= self.bytes_per_part
+            ):
+                self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        self._fragments += lance.fragment.write_fragments(
+            # one fragment per flush (Lance starts a file per input chunk)
+            pa.Table.from_batches(self._pending, schema=self.schema).combine_chunks(),
+            self.uri,
+            self.schema,
+            max_rows_per_file=2**40,
+            max_bytes_per_file=2**40,
+            storage_options=self.lake.storage_options or None,
+        )
+        self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            return  # nothing committed; written data files are unreferenced
+        properties = {HASH_PROPERTY: self._hash.hexdigest()}
+        if self._merge is not None:
+            dataset = self._commit_merge(self._merge, properties)
+            parts = int(bool(self._merge.changed))
+        else:
+            self._flush()
+            dataset = self._commit_overwrite(properties)
+            parts = len(self._fragments)
+        self.summary = WriteSummary(
+            self.uri, self._rows, parts, properties[HASH_PROPERTY], dataset.version
+        )
+        try:
+            self.lake.cleanup(self.table, self.partition)
+        except (OSError, ValueError) as error:  # retention is housekeeping, never a failed write
+            log.warning("cleanup of %s failed: %s", self.uri, error)
+
+    def _commit_overwrite(self, properties: dict[str, str]) -> LanceDataset:
+        """Commit the written fragments as the partition's whole content, on top of whatever
+        version is newest (replacements commit in order; the last one wins)."""
+        operation = LanceOperation.Overwrite(self.schema, self._fragments)
+        for _ in range(_COMMIT_ATTEMPTS):
+            newest = self.lake.dataset(self.table, self.partition).version if self._exists() else 0
+            try:
+                return self.lake._commit(
+                    self.uri, Transaction(newest, operation, transaction_properties=properties)
+                )
+            except CommitConflictError:
+                continue
+        raise LakeConflictError(
+            f"{self.table}/{self.partition}: {_COMMIT_ATTEMPTS} commits in a row lost to other "
+            "writers of the same partition; nothing of this write was committed"
+        )
+
+    def _commit_merge(self, merge: _MergeState, properties: dict[str, str]) -> LanceDataset:
+        """Upsert the changed rows and delete the rows not written, in one commit on top of
+        the version the writer read; fail if another writer committed since."""
+        removed = merge.removed()
+        if not merge.changed and not removed:
+            return merge.dataset  # nothing changed: no new version
+        builder = (
+            merge.dataset.merge_insert(self.merge_on)
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+        )
+        if removed:
+            builder = builder.when_not_matched_by_source_delete(
+                f"{_quote_identifier(self.merge_on)} IN ({', '.join(map(_quote, removed))})"
+            )
+        source = pa.Table.from_batches(merge.changed, schema=self.schema)
+        transaction, _ = builder.execute_uncommitted(source)
+        transaction.transaction_properties = properties
+        try:
+            return self.lake._commit(self.uri, transaction)
+        except CommitConflictError as error:
+            raise LakeConflictError(
+                f"{self.table}/{self.partition}: another writer committed after this update "
+                f"read version {merge.dataset.version}; nothing of this update was committed, "
+                f"run it again ({error})"
+            ) from None
+
+    def _exists(self) -> bool:
+        return self.lake.exists(self.table, self.partition)
+
+
+@dataclass
+class _MergeState:
+    """The stored rows' digests by key, and what a merge-mode writer has seen so far."""
+
+    dataset: LanceDataset
+    key: str
+    stored: dict[str, bytes]
+    seen: set[str]
+    changed: list[pa.RecordBatch]
+
+    @classmethod
+    def of(cls, dataset: LanceDataset, key: str) -> _MergeState:
+        stored = {}
+        for batch in dataset.to_batches(batch_size=4096):
+            for row in batch.to_pylist():
+                stored[row[key]] = _row_digest(row)
+        return cls(dataset, key, stored, set(), [])
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        changed = []
+        for index, row in enumerate(batch.to_pylist()):
+            key = row[self.key]
+            if key in self.seen:
+                raise ValueError(f"duplicate {self.key} {key!r} written to {self.dataset.uri}")
+            self.seen.add(key)
+            if self.stored.get(key) != _row_digest(row):
+                changed.append(index)
+        if changed:
+            self.changed.append(batch.take(pa.array(changed, pa.int64())))
+
+    def removed(self) -> list[str]:
+        return sorted(self.stored.keys() - self.seen)
+
+
+def _row_digest(row: dict) -> bytes:
+    return hashlib.blake2b(repr(list(row.items())).encode(), digest_size=16).digest()
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _quote_identifier(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
 
 
 class _HashSink:
@@ -153,91 +458,33 @@ class _HashSink:
         self.closed = True
 
 
-class PartitionWriter:
-    """Writes one partition in parts into a staging folder; commits on a clean exit.
+def _hash_into(digest: hashlib._Hash, batch: pa.RecordBatch) -> None:
+    with pa.ipc.new_stream(pa.PythonFile(_HashSink(digest), mode="w"), batch.schema) as ipc:
+        ipc.write_batch(batch)
 
-    The content hash covers the rows in write order (the Arrow IPC stream of each part, streamed
-    into the hash without a copy), so a deterministic pipeline gives the same hash on every
-    re-materialization regardless of Parquet file metadata.
-    """
 
-    def __init__(
-        self,
-        lake: Lake,
-        table: str,
-        partition: str,
-        schema: pa.Schema,
-        rows_per_part: int,
-        bytes_per_part: int,
-    ) -> None:
-        self.lake = lake
-        self.schema = schema
-        self.rows_per_part = rows_per_part
-        self.bytes_per_part = bytes_per_part
-        self.final = lake.path(table, partition)
-        self.staging = posixpath.join(
-            lake.root, table, f".staging-{partition}-{uuid.uuid4().hex[:8]}"
-        )
-        self._pending: list[pa.RecordBatch] = []
-        self._pending_rows = 0
-        self._pending_bytes = 0
-        self._parts = 0
-        self._rows = 0
-        self._hash = hashlib.sha256()
-        self.summary: WriteSummary | None = None
+def _hash_batches(batches: Iterable[pa.RecordBatch]) -> str:
+    """The content hash of a committed version that recorded none (written by other tools)."""
+    digest = hashlib.sha256()
+    for batch in batches:
+        _hash_into(digest, batch)
+    return digest.hexdigest()
 
-    def __enter__(self) -> PartitionWriter:
-        self.lake.fs.makedirs(self.staging, exist_ok=True)
-        return self
 
-    def write_rows(self, rows: Iterable[dict]) -> None:
-        """Append rows given as dicts keyed by column name."""
-        rows = list(rows)
-        if rows:
-            self.write_table(pa.Table.from_pylist(rows, schema=self.schema))
-
-    def write_table(self, data: pa.Table | pa.RecordBatch) -> None:
-        """Append an Arrow table or batch (cast to the partition's schema)."""
-        table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
-        table = table.select(self.schema.names).cast(self.schema)
-        for batch in table.to_batches():
-            self._pending.append(batch)
-            self._pending_rows += batch.num_rows
-            self._pending_bytes += batch.nbytes
-            if (
-                self._pending_rows >= self.rows_per_part
-                or self._pending_bytes >= self.bytes_per_part
-            ):
-                self._flush()
-
-    def _flush(self) -> None:
-        if not self._pending:
-            return
-        table = pa.Table.from_batches(self._pending, schema=self.schema)
-        with pa.ipc.new_stream(pa.PythonFile(_HashSink(self._hash), mode="w"), self.schema) as ipc:
-            for batch in self._pending:
-                ipc.write_batch(batch)
-        path = posixpath.join(self.staging, f"part-{self._parts:05d}.parquet")
-        with self.lake.fs.open(path, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
-        self._parts += 1
-        self._rows += table.num_rows
-        self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is not None:
-            self.lake.fs.rm(self.staging, recursive=True)
-            return
-        self._flush()
-        if self._parts == 0:  # an empty partition still gets one file carrying the schema
-            path = posixpath.join(self.staging, "part-00000.parquet")
-            with self.lake.fs.open(path, "wb") as handle:
-                pq.write_table(self.schema.empty_table(), handle)
-            self._parts = 1
-        self.lake._commit(self.staging, self.final)
-        self.summary = WriteSummary(self.final, self._rows, self._parts, self._hash.hexdigest())
+def _fsspec_options(root: str, storage_options: Mapping[str, str]) -> dict:
+    """fsspec (s3fs) arguments for the same store as Lance's ``storage_options``."""
+    if not root.startswith("s3://"):
+        return {}
+    options: dict = {}
+    if "aws_access_key_id" in storage_options:
+        options["key"] = storage_options["aws_access_key_id"]
+    if "aws_secret_access_key" in storage_options:
+        options["secret"] = storage_options["aws_secret_access_key"]
+    client: dict = {}
+    if endpoint := storage_options.get("aws_endpoint") or storage_options.get("endpoint"):
+        client["endpoint_url"] = endpoint
+    if region := storage_options.get("aws_region") or storage_options.get("region"):
+        client["region_name"] = region
+    if client:
+        options["client_kwargs"] = client
+    return options

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-from cosmoalign.lake import Lake
+from cosmoalign.lake import Lake, Retention
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,11 +20,29 @@ def default_lake_root() -> str:
 
 
 class LakeResource(dg.ConfigurableResource):
-    """Where every asset reads and writes its Parquet partitions (local path or fsspec URL)."""
+    """Where every asset reads and writes its Lance partitions (local path or object-store URL).
+
+    On S3 or an S3-speaking server: ``root="s3://bucket/prefix"`` and ``storage_options`` with
+    ``aws_endpoint`` (e.g. ``http://127.0.0.1:9000``), ``aws_access_key_id``,
+    ``aws_secret_access_key``, ``aws_region`` and ``allow_http: "true"`` for plain HTTP; left
+    out, Lance reads the usual ``AWS_*`` environment variables.
+    """
 
     root: str = Field(
         default="",
         description="Lake root; empty means $COSMOALIGN_HOME or .cosmoalign/ in the repo",
+    )
+    storage_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="Lance/object_store options of the root (endpoint, credentials, region)",
+    )
+    keep_versions: int = Field(
+        default=5, description="Versions of a partition always kept (the newest ones)"
+    )
+    keep_hours: float = Field(
+        default=24.0,
+        description="Older versions are removed only once this many hours old (readers of an "
+        "old version, such as a training run, keep it this long)",
     )
 
     @property
@@ -37,8 +56,12 @@ class LakeResource(dg.ConfigurableResource):
         return "://" in self.url
 
     def open(self) -> Lake:
-        """The lake rooted at :attr:`url`."""
-        return Lake(self.url)
+        """The lake rooted at :attr:`url`, with its storage options and retention."""
+        return Lake(
+            self.url,
+            self.storage_options,
+            Retention(self.keep_versions, timedelta(hours=self.keep_hours)),
+        )
 
     def cache_dir(self, name: str) -> Path:
         """A local folder for downloads of one source (the raw area), created on demand."""

@@ -36,7 +36,7 @@ class CaptionParams(dg.Config):
 @dg.asset(
     partitions_def=DATASETS,
     group_name="captions",
-    kinds={"parquet"},
+    kinds={"lance"},
     code_version="1",
     deps=["balanced_images", "curated_images"],
     check_specs=[
@@ -139,7 +139,9 @@ def _caption_in_subprocess(
     ]
     result = launcher.run(context, "cosmoalign.captions", args, num_processes=1)
     values = {key: value.value for key, value in result.metadata.items()}
-    summary = WriteSummary(values["path"], values["rows"], values["parts"], values["content_hash"])
+    summary = WriteSummary(
+        values["path"], values["rows"], values["parts"], values["content_hash"], values["version"]
+    )
     return summary, values
 
 

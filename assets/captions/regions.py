@@ -10,7 +10,7 @@ from resources import LakeResource
 @dg.asset(
     partitions_def=DATASETS,
     group_name="captions",
-    kinds={"parquet"},
+    kinds={"lance"},
     code_version="1",
     deps=["balanced_images", "curated_images", "captions"],
     description="Per image: boxes of its parts (core, disc, bar, arms, companions, field stars) "

@@ -13,7 +13,7 @@ from resources import LakeResource
 @dg.asset(
     partitions_def=DATASETS,
     group_name="captions",
-    kinds={"parquet"},
+    kinds={"lance"},
     code_version="1",
     deps=["curated_images"],
     description="GalaxAlign's third modality: one schematic symbol image and text per class.",

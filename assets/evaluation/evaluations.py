@@ -3,7 +3,7 @@ its base on the dataset's held-out split, on any out-of-domain datasets named in
 real benchmark (gz-kaggle-spirals validation) where this machine has it (``COSMOALIGN_REAL_EVAL``,
 see :mod:`cosmoalign.evaluate.real_sets`).
 
-Writes the key numbers as Parquet to ``<lake>/<recipe>_evaluation/<dataset>/`` and
+Writes the key numbers as a lake table ``<recipe>_evaluation`` (partition ``<dataset>``) and
 ``results.json`` with a self-contained ``report.html`` to ``<lake>/reports/<recipe>_evaluation/
 <dataset>/``; the key numbers also go to Dagster metadata.
 """
@@ -82,7 +82,7 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
                 "key_numbers": dg.MetadataValue.md(evaluation.markdown),
                 "report": dg.MetadataValue.path(report_path),
                 "results": dg.MetadataValue.path(f"{store.root}/{folder}/results.json"),
-                "parquet": dg.MetadataValue.path(summary.path),
+                "table": dg.MetadataValue.path(summary.path),
                 **{
                     name: dg.MetadataValue.float(value)
                     for name, value in evaluation.headline.items()

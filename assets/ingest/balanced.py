@@ -29,7 +29,7 @@ class BalanceParams(dg.Config):
 @dg.asset(
     partitions_def=DATASETS,
     group_name="ingest",
-    kinds={"parquet"},
+    kinds={"lance"},
     code_version="1",
     deps=["curated_images"],
     check_specs=[

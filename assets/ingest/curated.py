@@ -23,7 +23,7 @@ class CurationParams(dg.Config):
 @dg.asset(
     partitions_def=DATASETS,
     group_name="ingest",
-    kinds={"parquet"},
+    kinds={"lance"},
     code_version="1",
     deps=["raw_images"],
     check_specs=[dg.AssetCheckSpec("quarantine_rate", asset="curated_images")],

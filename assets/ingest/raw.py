@@ -13,7 +13,7 @@ from resources import LakeResource, SurveySources
 @dg.asset(
     partitions_def=DATASETS,
     group_name="ingest",
-    kinds={"parquet"},
+    kinds={"lance"},
     code_version="1",
     description="Raw survey items (FITS, JPEG, arrays) as downloaded, one row per object.",
 )

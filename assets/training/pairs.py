@@ -10,7 +10,7 @@ from resources import LakeResource
 @dg.asset(
     partitions_def=DATASETS,
     group_name="training",
-    kinds={"parquet"},
+    kinds={"lance"},
     code_version="1",
     deps=["balanced_images", "curated_images", "captions", "regions", "symbols"],
     check_specs=[dg.AssetCheckSpec("every_image_captioned", asset="training_pairs")],

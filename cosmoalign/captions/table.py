@@ -1,7 +1,8 @@
 """The captions table: caption every image once, and later only the rows that went stale.
 
 A row is current when its captioner name, version and prompt hash match the captioner in use;
-everything else (new images, a new captioner version, a changed prompt) is captioned again. The
+everything else (new images, a new captioner version, a changed prompt) is captioned again, and
+only the rows that changed are committed (a Lance merge-insert, not a rewrite). The
 images captioned are the training set (``balanced_images``) plus the held-out curated rows, so
 retrieval can be evaluated on val/test captions.
 """
@@ -72,14 +73,15 @@ def caption_partition(
     batch_size: int = 32,
     progress: Progress | None = None,
 ) -> CaptionResult:
-    """(Re)write the captions of one partition, captioning only missing or stale rows."""
+    """(Re)write the captions of one partition, captioning only missing or stale rows and
+    committing only the rows that changed."""
     info = captioner.info
     stored = existing_captions(lake, partition)
     captioned = reused = 0
     start = time.perf_counter()
     with (
         closing_captioner(captioner),
-        lake.writer(CAPTIONS_TABLE, partition, CAPTION_SCHEMA) as writer,
+        lake.writer(CAPTIONS_TABLE, partition, CAPTION_SCHEMA, merge_on="object_id") as writer,
     ):
         for batch in image_batches(lake, partition, batch_size):
             rows = batch.to_pylist()

@@ -49,7 +49,7 @@ def test_finetune_runs_on_the_embedded_default_into_the_repo_instance(tmp_path):
         balanced = instance.get_latest_materialization_event(dg.AssetKey("balanced_images"))
         metadata = balanced.asset_materialization.metadata
         assert metadata["augmented"].value > 0 and metadata["dropped"].value > 0
-    assert (lake / "balanced_images" / "embedded" / "part-00000.parquet").exists()
+    assert (lake / "balanced_images" / "embedded.lance" / "_versions").is_dir()
     tables = sorted(p.name for p in lake.iterdir())
     assert tables == sorted([*ASSETS, "previews", "quarantine", "raw_files", "reports", "work"])
     assert (lake / "reports" / "comparison_report" / "embedded" / "report.html").exists()
