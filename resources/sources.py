@@ -16,7 +16,7 @@ import dagster as dg
 from pydantic import Field
 
 from cosmoalign.sources.base import Source
-from cosmoalign.sources.galaxy10 import GALAXY10_URLS
+from cosmoalign.sources.galaxy10 import GALAXY10_SHA256, GALAXY10_URLS
 from cosmoalign.sources.galaxy_mnist import GALAXY_MNIST_URLS
 
 if TYPE_CHECKING:
@@ -29,6 +29,9 @@ class HttpConfig(dg.Config):
     retries: int = 4
     backoff_seconds: float = 1.0
     timeout_seconds: float = 60.0
+    deadline_seconds: float = Field(
+        default=4 * 3600.0, description="Longest one file download may take, retries included"
+    )
     requests_per_second: float = 10.0
     max_workers: int = 4
 
@@ -41,6 +44,7 @@ class HttpConfig(dg.Config):
             retries=self.retries,
             backoff=self.backoff_seconds,
             timeout=self.timeout_seconds,
+            deadline=self.deadline_seconds,
             min_interval=1.0 / self.requests_per_second if self.requests_per_second > 0 else 0.0,
             max_workers=self.max_workers,
         )
@@ -80,7 +84,10 @@ class Galaxy10Config(dg.Config):
     """Galaxy10 DECaLS: the Zenodo HDF5 (mirrors tried in order), or a local copy."""
 
     urls: list[str] = Field(default_factory=lambda: list(GALAXY10_URLS))
-    sha256: str = Field(default="", description="Pin the download; empty skips the check")
+    sha256: str = Field(
+        default=GALAXY10_SHA256,
+        description="Pin the download (default: upstream's published sha256); empty skips it",
+    )
     h5_path: str = Field(default="", description="Use this local HDF5 instead of downloading")
     chunk_size: int = 256
 
@@ -103,8 +110,8 @@ class GalaxyMnistConfig(dg.Config):
 
     train_urls: list[str] = Field(default_factory=lambda: list(GALAXY_MNIST_URLS["train"]))
     test_urls: list[str] = Field(default_factory=lambda: list(GALAXY_MNIST_URLS["test"]))
-    train_sha256: str = ""
-    test_sha256: str = ""
+    train_sha256: str = Field(default="", description="Pin; empty: upstream's published md5")
+    test_sha256: str = Field(default="", description="Pin; empty: upstream's published md5")
 
     def build(self, cache_dir: Path, http: HttpConfig) -> Source:
         """The configured GalaxyMNIST source."""

@@ -21,12 +21,16 @@ GALAXY10_URLS: tuple[str, ...] = (
     "https://zenodo.org/records/10845026/files/Galaxy10_DECals.h5",
     "https://astro.utoronto.ca/~hleung/shared/Galaxy10/Galaxy10_DECals.h5",
 )
+# The sha256 upstream pins in its own loader (astroNN.datasets.galaxy10, by the dataset's author);
+# the Zenodo record publishes md5 c6b7b4db82b3a5d63d6a7e3e5249b51c for the same file.
+GALAXY10_SHA256 = "19aefc477c41bb7f77ff07599a6b82a038dc042f889a111b0d4d98bb755c1571"
 
 
 class Galaxy10Source:
     """Galaxy10 DECaLS read from ``h5_path`` or downloaded once into ``cache_dir``.
 
-    ``sha256`` pins the download (none is published upstream, so it is off by default).
+    ``sha256`` pins the download: by default the one upstream publishes (None skips the check,
+    for a mirror of another version).
     """
 
     name = "galaxy10_decals"
@@ -35,7 +39,7 @@ class Galaxy10Source:
         self,
         cache_dir: Path,
         urls: Sequence[str] = GALAXY10_URLS,
-        sha256: str | None = None,
+        sha256: str | None = GALAXY10_SHA256,
         chunk_size: int = 256,
         downloader: Downloader | None = None,
         h5_path: Path | None = None,

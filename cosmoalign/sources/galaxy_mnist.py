@@ -28,10 +28,17 @@ GALAXY_MNIST_URLS: dict[str, tuple[str, ...]] = {
     )
     for split, dropbox_id in (("train", "5a14de0o7slyif9"), ("test", "5rza12nn24cwd2k"))
 }
+# The md5s upstream publishes with these files (galaxy_mnist.GalaxyMNIST.resources).
+GALAXY_MNIST_MD5: dict[str, str] = {
+    "train": "e408ae294e9b975482dc1abffeb373a6",
+    "test": "7a940e4cea64a8b7cb60339098f74490",
+}
 
 
 class GalaxyMNISTSource:
-    """GalaxyMNIST downloaded into ``cache_dir`` (``urls`` and ``sha256`` are keyed by split)."""
+    """GalaxyMNIST downloaded into ``cache_dir``; ``urls``, ``sha256`` and ``md5`` are keyed by
+    split. A split's download is pinned by its ``sha256`` when given, else by its ``md5`` (by
+    default the ones upstream publishes; ``md5={}`` skips the check)."""
 
     name = "galaxy_mnist"
 
@@ -42,6 +49,7 @@ class GalaxyMNISTSource:
         sha256: Mapping[str, str | None] | None = None,
         chunk_size: int = 256,
         downloader: Downloader | None = None,
+        md5: Mapping[str, str | None] = GALAXY_MNIST_MD5,
     ) -> None:
         missing = set(SPLITS) - set(urls)
         if missing:
@@ -49,6 +57,7 @@ class GalaxyMNISTSource:
         self.cache_dir = Path(cache_dir)
         self.urls = {split: list(urls[split]) for split in SPLITS}
         self.sha256 = dict(sha256 or {})
+        self.md5 = dict(md5)
         self.chunk_size = chunk_size
         self.downloader = downloader or Downloader(self.cache_dir)
 
@@ -60,11 +69,13 @@ class GalaxyMNISTSource:
         """The unpacked HDF5 of ``split``, downloading and gunzipping it on first use."""
         hdf5 = self.cache_dir / f"{split}_dataset.hdf5"
         if not hdf5.exists():
+            sha256 = self.sha256.get(split)
             archive = self.downloader.download(
                 self.urls[split],
                 hdf5.with_name(hdf5.name + ".gz"),
-                self.sha256.get(split),
+                sha256,
                 label=f"GalaxyMNIST {split}",
+                md5=None if sha256 else self.md5.get(split),
             )
             try:
                 gunzip(archive, hdf5)

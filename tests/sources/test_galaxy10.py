@@ -12,7 +12,7 @@ import pytest
 from cosmoalign.imaging import decode_payload
 from cosmoalign.labels import GALAXY10_DECALS_CLASSES
 from cosmoalign.sources.base import Source
-from cosmoalign.sources.galaxy10 import Galaxy10Source
+from cosmoalign.sources.galaxy10 import GALAXY10_SHA256, Galaxy10Source
 from cosmoalign.sources.http import ChecksumError, Downloader
 from tests.fixtures.formats import write_galaxy10_h5
 
@@ -60,6 +60,18 @@ def test_a_wrong_checksum_fails_before_reading(loopback, downloader, tmp_path):
     source = Galaxy10Source(tmp_path / "cache", [url], "ab" * 32, downloader=downloader)
     with pytest.raises(ChecksumError):
         next(source.iter_items())
+    assert not any((tmp_path / "cache").glob("Galaxy10*"))
+
+
+def test_the_download_is_pinned_by_the_published_sha256_by_default(loopback, downloader, tmp_path):
+    upstream = tmp_path / "upstream.h5"
+    write_galaxy10_h5(upstream, n=2, size=16)
+    url = loopback.add("/Galaxy10_DECals.h5", upstream.read_bytes())
+    source = Galaxy10Source(tmp_path / "cache", [url], downloader=downloader)
+    assert source.sha256 == GALAXY10_SHA256
+    with pytest.raises(ChecksumError) as caught:
+        next(source.iter_items())  # the test file is not upstream's
+    assert caught.value.expected == GALAXY10_SHA256
     assert not any((tmp_path / "cache").glob("Galaxy10*"))
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from cosmoalign.imaging import decode_payload
 from cosmoalign.labels import GALAXY_MNIST_CLASSES
-from cosmoalign.sources.galaxy_mnist import GalaxyMNISTSource
-from cosmoalign.sources.http import Downloader
+from cosmoalign.sources.galaxy_mnist import GALAXY_MNIST_MD5, GalaxyMNISTSource
+from cosmoalign.sources.http import ChecksumError, Downloader
 from tests.fixtures.formats import write_galaxy_mnist_gz
 
 
@@ -52,7 +52,17 @@ def test_yields_both_splits_with_upstream_membership(loopback, served, tmp_path)
 
 def test_a_corrupt_archive_is_deleted_so_the_next_run_downloads_again(loopback, tmp_path):
     urls = {"train": [loopback.add("/train.gz", b"not gzip")], "test": ["http://127.0.0.1:9/"]}
-    source = GalaxyMNISTSource(tmp_path, urls, downloader=Downloader(progress=False))
+    source = GalaxyMNISTSource(tmp_path, urls, downloader=Downloader(progress=False), md5={})
     with pytest.raises(ValueError, match="not a valid gzip"):
         next(source.iter_items())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_downloads_are_pinned_by_the_published_md5_by_default(loopback, served, tmp_path):
+    urls, _, _ = served
+    source = GalaxyMNISTSource(tmp_path, urls, downloader=Downloader(progress=False, retries=0))
+    assert source.md5 == GALAXY_MNIST_MD5
+    with pytest.raises(ChecksumError) as caught:
+        next(source.iter_items())  # the test files are not upstream's
+    assert (caught.value.algorithm, caught.value.expected) == ("md5", GALAXY_MNIST_MD5["train"])
+    assert list(tmp_path.glob("train_dataset*")) == []
