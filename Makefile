@@ -8,14 +8,14 @@ STAMP := $(VENV)/.installed
 ENV = DAGSTER_HOME=$(CURDIR) DAGSTER_MODULE_NAME=pipeline.definitions \
        COSMOALIGN_DAGSTER_DIR=$(CURDIR)/.dagster
 
-.PHONY: setup demo test ui lint bench clean
+.PHONY: setup demo test ui lint bench constraints clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,k8s]'
 	sed -i '/^# cosmoalign-env/,$$d' $(BIN)/activate
 	printf '%s\n' '# cosmoalign-env: the repo instance and code location for every dagster command' \
 	  'export DAGSTER_HOME="$(CURDIR)"' \
@@ -37,6 +37,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(ENV) $(BIN)/python bench/ingest.py
+
+constraints: $(STAMP)
+	$(BIN)/python deploy/constraints.py
 
 clean:
 	rm -rf .cosmoalign .dagster

@@ -2,7 +2,8 @@
 
 ``local`` (default) keeps the lake in ``.cosmoalign/`` of the repo (or ``$COSMOALIGN_HOME``);
 ``prod`` requires ``COSMOALIGN_HOME`` (e.g. ``s3://bucket/cosmoalign``) so nothing lands on local
-disk by accident.
+disk by accident. ``k8s`` is ``prod`` on a cluster (the ``k8s`` extra): every step runs as a pod of
+its own (``k8s_job_executor``) and training runs in GPU pods (see docs/deploy.md).
 """
 
 import os
@@ -30,6 +31,19 @@ RESOURCES_PROD = {
     ),
 }
 RESOURCES_BY_ENV = {"local": RESOURCES_LOCAL, "prod": RESOURCES_PROD}
+ENV = os.environ.get("COSMOALIGN_ENV", "local")
+
+
+def _cluster() -> tuple[dict, dg.ExecutorDefinition]:
+    """The ``k8s`` mode: ``prod``'s resources with training in pods, each step in a pod."""
+    from dagster_k8s import k8s_job_executor
+
+    from resources.k8s_launcher import launcher_from_env
+
+    return {**RESOURCES_PROD, "launcher": launcher_from_env()}, k8s_job_executor
+
+
+RESOURCES, EXECUTOR = _cluster() if ENV == "k8s" else (RESOURCES_BY_ENV[ENV], None)
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(
@@ -48,5 +62,6 @@ defs = dg.Definitions(
     ),
     jobs=[finetune, ingest, recaption],
     schedules=[weekly_recaption],
-    resources=RESOURCES_BY_ENV[os.environ.get("COSMOALIGN_ENV", "local")],
+    resources=RESOURCES,
+    executor=EXECUTOR,
 )

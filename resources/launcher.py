@@ -2,16 +2,53 @@
 
 The subprocess talks back through dagster-pipes (logs, the materialization); only its main
 process opens pipes. The same command scales from one CPU to N GPUs with ``num_processes``; on a
-cluster the client is swapped for ``PipesK8sClient`` running the same module.
+cluster :class:`resources.k8s_launcher.K8sAccelerateLauncher` runs the same module in pods, with
+the command line built by :func:`accelerate_command` here.
 """
 
 from __future__ import annotations
 
 import socket
 import sys
+from collections.abc import Sequence
 
 import dagster as dg
 from pydantic import Field
+
+LOCAL_LAUNCH = (sys.executable, "-m", "accelerate.commands.launch")
+
+
+def accelerate_command(
+    module: str,
+    args: Sequence[str],
+    *,
+    num_processes: int,
+    main_process_port: int,
+    mixed_precision: str = "no",
+    num_machines: int = 1,
+    machine_rank: int | str = 0,
+    main_process_ip: str | None = None,
+    cpu: bool = False,
+    extra_args: Sequence[str] = (),
+    launch: Sequence[str] = LOCAL_LAUNCH,
+) -> list[str]:
+    """``accelerate launch`` of ``python -m module args``: ``num_processes`` in all, spread over
+    ``num_machines`` (this one is ``machine_rank``; rank 0 listens on ``main_process_ip``)."""
+    if num_machines > 1 and not main_process_ip:
+        raise ValueError("multi-machine training needs main_process_ip (the rank-0 address)")
+    if num_processes % num_machines:
+        raise ValueError(f"{num_processes} processes do not split over {num_machines} machines")
+    flags = ["--num_processes", str(num_processes), "--num_machines", str(num_machines)]
+    flags += ["--machine_rank", str(machine_rank)]
+    if main_process_ip:
+        flags += ["--main_process_ip", main_process_ip]
+    flags += ["--main_process_port", str(main_process_port)]
+    flags += ["--mixed_precision", mixed_precision, "--dynamo_backend", "no"]
+    if num_processes > 1:
+        flags.append("--multi_gpu")
+    if cpu:
+        flags.append("--cpu")
+    return [*launch, *flags, *extra_args, "-m", module, *args]
 
 
 class AccelerateLauncher(dg.ConfigurableResource):
@@ -25,25 +62,15 @@ class AccelerateLauncher(dg.ConfigurableResource):
     def command(self, module: str, args: list[str], num_processes: int | None = None) -> list[str]:
         """The command line that runs ``python -m module args`` under Accelerate
         (``num_processes`` overrides the configured count, e.g. 1 for captioning)."""
-        processes = num_processes or self.num_processes
-        flags = [
-            "--num_processes",
-            str(processes),
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            self.mixed_precision,
-            "--dynamo_backend",
-            "no",
-            "--main_process_port",
-            str(_free_port()),
-        ]
-        if processes > 1:
-            flags.append("--multi_gpu")
-        if self.cpu:
-            flags.append("--cpu")
-        launch = [sys.executable, "-m", "accelerate.commands.launch"]
-        return [*launch, *flags, *self.extra_args, "-m", module, *args]
+        return accelerate_command(
+            module,
+            args,
+            num_processes=num_processes or self.num_processes,
+            main_process_port=_free_port(),
+            mixed_precision=self.mixed_precision,
+            cpu=self.cpu,
+            extra_args=self.extra_args,
+        )
 
     def run(
         self,
