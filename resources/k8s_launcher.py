@@ -142,6 +142,8 @@ class K8sAccelerateLauncher(AccelerateLauncher):
         limits = {"memory": self.memory_request} | ({GPU: str(gpus)} if gpus else {})
         env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
         env |= {"COSMOALIGN_CACHE": self.work_mount, "PYTHONUNBUFFERED": "1"}
+        if not gpus:
+            env["CUDA_VISIBLE_DEVICES"] = ""
         container = k8s.V1Container(
             name="training",
             image=image,

@@ -45,8 +45,10 @@ def accelerate_command(
     flags += ["--main_process_port", str(main_process_port)]
     flags += ["--mixed_precision", mixed_precision, "--dynamo_backend", "no"]
     if num_processes > 1:
+        # Several processes on CPU are DDP over gloo, which Accelerate picks when no GPU is
+        # visible; `--cpu` would send them to its single-process launcher.
         flags.append("--multi_gpu")
-    if cpu:
+    elif cpu:
         flags.append("--cpu")
     return [*launch, *flags, *extra_args, "-m", module, *args]
 
