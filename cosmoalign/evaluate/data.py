@@ -170,7 +170,7 @@ def from_folder(
         if item.error:
             raise ValueError(item.error)
         images.append(
-            _display_png(item.payload, item.payload_format, item.bands, item.source_file, framing)
+            display_png(item.payload, item.payload_format, item.bands, item.source_file, framing)
         )
         labels.append(item.label)
         ids.append(item.object_id)
@@ -209,7 +209,7 @@ def _from_csv(root: Path, csv_path: Path, prompts: PromptMapping, framing: bool)
         if path.name.lower().endswith(".gz"):
             payload = gzip.decompress(payload)
         bands = fits_bands(payload) if found[1] == "fits" else "rgb"
-        images.append(_display_png(payload, found[1], bands, where, framing))
+        images.append(display_png(payload, found[1], bands, where, framing))
         labels.append(index[str(int(label))] if _INT.fullmatch(label) else index[label])
         ids.append(relpath)
     return EvalSet(
@@ -239,8 +239,8 @@ def _csv_rows(csv_path: Path) -> list[tuple[int, str, str]]:
     return rows
 
 
-def _display_png(
-    payload: bytes, payload_format: str, bands: str, where: str, framing: bool
+def display_png(
+    payload: bytes, payload_format: str, bands: str, where: str, framing: bool = True
 ) -> bytes:
     """An image as curation renders it (FITS through the Lupton RGB), cropped to its measured
     galaxy-centred frame unless ``framing`` is off, as PNG bytes."""

@@ -59,13 +59,45 @@ def embed(
 
 def cache_key(bundle: ClipBundle, evalset: EvalSet) -> str:
     """sha256 of the model's identity and the evaluation set's content."""
-    digest = hashlib.sha256()
-    preprocessing = [bundle.image_size, list(bundle.image_mean), list(bundle.image_std)]
-    digest.update(json.dumps([model_fingerprint(bundle), preprocessing]).encode())
+    digest = hashlib.sha256(model_identity(bundle).encode())
     digest.update(json.dumps([evalset.object_ids, evalset.captions, evalset.prompts]).encode())
     for image in evalset.images:
         digest.update(hashlib.sha256(image).digest())
     return digest.hexdigest()
+
+
+def model_identity(bundle: ClipBundle) -> str:
+    """sha256 of the model's weights (:func:`model_fingerprint`) and its image preprocessing:
+    what an image embedding depends on besides the image."""
+    preprocessing = [bundle.image_size, list(bundle.image_mean), list(bundle.image_std)]
+    blob = json.dumps([model_fingerprint(bundle), preprocessing])
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def embed_images(
+    bundle: ClipBundle,
+    images: Sequence[bytes],
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    bar: tqdm | None = None,
+) -> np.ndarray:
+    """L2-normalised float32 embeddings (N, E) of encoded images (PNG/JPEG bytes)."""
+    device = _prepare(bundle, device)
+    with torch.inference_mode():
+        return _batched(partial(_encode_images, bundle, device), images, batch_size, bar)
+
+
+def embed_texts(
+    bundle: ClipBundle,
+    texts: Sequence[str],
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    bar: tqdm | None = None,
+) -> np.ndarray:
+    """L2-normalised float32 embeddings (N, E) of texts."""
+    device = _prepare(bundle, device)
+    with torch.inference_mode():
+        return _batched(partial(_encode_texts, bundle, device), texts, batch_size, bar)
 
 
 def model_fingerprint(bundle: ClipBundle) -> str:
@@ -84,8 +116,7 @@ def model_fingerprint(bundle: ClipBundle) -> str:
 def _compute(
     bundle: ClipBundle, evalset: EvalSet, batch_size: int, device: str | torch.device | None
 ) -> Embeddings:
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    bundle.model.to(device).eval()
+    device = _prepare(bundle, device)
     images = partial(_encode_images, bundle, device)
     texts = partial(_encode_texts, bundle, device)
     prompts = [prompt for class_prompts in evalset.prompts for prompt in class_prompts]
@@ -100,6 +131,13 @@ def _compute(
     return Embeddings(image, text, class_text.reshape(n_classes, -1, class_text.shape[-1]))
 
 
+def _prepare(bundle: ClipBundle, device: str | torch.device | None) -> torch.device:
+    """Move the model to ``device`` (default: CUDA if available) in eval mode."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    bundle.model.to(device).eval()
+    return device
+
+
 def _encode_images(bundle: ClipBundle, device: torch.device, batch: list[bytes]) -> torch.Tensor:
     pixels = torch.stack([bundle.preprocess_val(_open_rgb(data)) for data in batch])
     return bundle.model.encode_image(pixels.to(device))
@@ -110,7 +148,7 @@ def _encode_texts(bundle: ClipBundle, device: torch.device, batch: list[str]) ->
 
 
 def _batched(
-    encode: Callable[[list], torch.Tensor], items: Sequence, batch_size: int, bar: tqdm
+    encode: Callable[[list], torch.Tensor], items: Sequence, batch_size: int, bar: tqdm | None
 ) -> np.ndarray:
     """``encode`` applied batch by batch, L2-normalised, as one float32 array."""
     chunks = []
@@ -118,7 +156,8 @@ def _batched(
         batch = [items[i] for i in range(start, min(start + batch_size, len(items)))]
         features = encode(batch).float()
         chunks.append(torch.nn.functional.normalize(features, dim=-1).cpu().numpy())
-        bar.update(len(batch))
+        if bar is not None:
+            bar.update(len(batch))
     return np.concatenate(chunks).astype(np.float32)
 
 

@@ -1,0 +1,1 @@
+"""Search assets: indexed image embeddings and zero-shot labels of each dataset."""

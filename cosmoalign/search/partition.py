@@ -1,0 +1,69 @@
+"""Embed every curated image of a lake partition into its indexed embeddings dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from cosmoalign.evaluate.embed import embed_images, model_identity
+from cosmoalign.framing import crop
+from cosmoalign.imaging import decode_png, encode_png
+from cosmoalign.ingest import CURATED_TABLE
+from cosmoalign.lake import Lake
+from cosmoalign.models.spec import ClipBundle
+from cosmoalign.search.gallery import thumbnail
+from cosmoalign.search.index import (
+    IndexSummary,
+    embeddings_schema,
+    embeddings_uri,
+    vector_array,
+    write_embeddings,
+)
+
+_COLUMNS = ["object_id", "label_name", "split", "image_png", "frame"]
+
+
+def embed_partition(
+    lake_root: str,
+    partition: str,
+    bundle: ClipBundle,
+    model: str,
+    batch_size: int = 64,
+    device: str | None = None,
+) -> IndexSummary:
+    """Embed each curated image, cropped to its recorded galaxy-centred frame (as training and
+    evaluation see it), into ``<lake>/embeddings/<partition>.lance`` and index it.
+
+    ``model`` is the spec ``bundle`` was built from (e.g. ``local-dir:/path``), recorded with the
+    model's identity so queries can load the same model and are checked against it."""
+    lake = Lake(lake_root)
+    dim = int(bundle.model_cfg["embed_dim"])
+    metadata = {"model": model, "model_identity": model_identity(bundle), "view": "framed"}
+    schema = embeddings_schema(dim, metadata)
+    batches = _embedded_batches(lake, partition, bundle, schema, batch_size, device)
+    return write_embeddings(embeddings_uri(lake_root, partition), schema, batches)
+
+
+def _embedded_batches(
+    lake: Lake,
+    partition: str,
+    bundle: ClipBundle,
+    schema: pa.Schema,
+    batch_size: int,
+    device: str | None,
+) -> Iterator[pa.RecordBatch]:
+    for batch in lake.iter_batches(CURATED_TABLE, partition, _COLUMNS, batch_size=batch_size):
+        rows = batch.to_pylist()
+        framed = [encode_png(crop(decode_png(r["image_png"]), r["frame"])) for r in rows]
+        vectors = embed_images(bundle, framed, batch_size, device)
+        yield pa.RecordBatch.from_arrays(
+            [
+                pa.array([r["object_id"] for r in rows], pa.string()),
+                pa.array([r["label_name"] for r in rows], pa.string()),
+                pa.array([r["split"] for r in rows], pa.string()),
+                pa.array([thumbnail(png) for png in framed], pa.binary()),
+                vector_array(vectors),
+            ],
+            schema=schema,
+        )
