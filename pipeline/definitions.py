@@ -13,6 +13,7 @@ import dagster as dg
 from assets.captions import captions, regions, symbols
 from assets.evaluation import comparison, evaluations
 from assets.ingest import balanced, curated, raw
+from assets.search import embedding
 from assets.training import models, pairs
 from pipeline.jobs import finetune, ingest, recaption
 from pipeline.schedules import weekly_recaption
@@ -58,6 +59,7 @@ defs = dg.Definitions(
             models,
             evaluations,
             comparison,
+            embedding,
         ]
     ),
     jobs=[finetune, ingest, recaption],

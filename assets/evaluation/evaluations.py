@@ -54,6 +54,7 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         from cosmoalign.evaluate.evaluation_report import evaluate_recipe
         from cosmoalign.evaluate.real_sets import real_eval_folder
+        from cosmoalign.models.model_card import record_evaluation
 
         dataset = context.partition_key
         model_dir = Path(lake.url) / f"{recipe}_model" / dataset
@@ -77,6 +78,7 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
         store.write_bytes(f"{folder}/results.json", results_json.encode())
         report_path = store.write_bytes(f"{folder}/report.html", evaluation.html.encode())
         summary = store.write_table(f"{recipe}_evaluation", dataset, evaluation.key_numbers)
+        record_evaluation(model_dir, evaluation.results)
         return dg.MaterializeResult(
             metadata={
                 "key_numbers": dg.MetadataValue.md(evaluation.markdown),

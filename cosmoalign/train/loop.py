@@ -23,6 +23,7 @@ from transformers import get_cosine_schedule_with_warmup
 
 from cosmoalign.lake import Lake
 from cosmoalign.models import ModelSpec, build_model, export_open_clip
+from cosmoalign.models.model_card import ModelCard, write_model_card
 from cosmoalign.reporting import LogReporter, Reporter
 from cosmoalign.train.checkpoints import (
     Progress,
@@ -217,7 +218,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         weights_sha256="",
     )
     if accelerator.is_main_process:
-        result = _export(core, bundle, base_state, config, result)
+        result = _export(core, bundle, base_state, config, result, len(dataset))
     accelerator.end_training()
     return result
 
@@ -322,6 +323,7 @@ def _export(
     base_state: dict[str, torch.Tensor],
     config: TrainConfig,
     result: TrainResult,
+    training_pairs: int,
 ) -> TrainResult:
     clip = objective.clip.eval()
     interpolate(clip, base_state, config.wise_ft_alpha)
@@ -332,6 +334,7 @@ def _export(
         state = {k: v.contiguous() for k, v in objective.symbol_encoder.state_dict().items()}
         save_file(state, str(config.export_dir / "symbol_encoder.safetensors"))
     digest = hashlib.sha256((config.export_dir / WEIGHTS_FILE).read_bytes()).hexdigest()
+    write_model_card(config.export_dir, ModelCard.from_training(config, training_pairs, digest))
     return TrainResult(**{**asdict(result), "weights_sha256": digest})
 
 
