@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from cosmoalign.framing import Frame, measure_frame
-from cosmoalign.imaging import DecodeError, decode_payload, encode_png, to_rgb8
+from cosmoalign.imaging import MAX_PIXELS, DecodeError, decode_payload, encode_png, to_rgb8
 from cosmoalign.schema import IMAGE_SCHEMA, ORIGINAL
 from cosmoalign.splits import assign_splits
 
@@ -26,6 +26,8 @@ class CurationConfig:
 
     min_size: int = 16
     max_size: int = 4096
+    max_pixels: int = MAX_PIXELS
+    """Width x height cap, checked on the file's header before decoding."""
     max_nonfinite_fraction: float = 0.0
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
 
@@ -64,6 +66,11 @@ def validate(pixels: np.ndarray, config: CurationConfig) -> None:
         )
     if channels not in (1, 2, 3, 4, 5):
         raise Rejected(f"wrong shape {pixels.shape}: unsupported number of bands {channels}")
+    if pixels.dtype == np.uint8 and channels not in (1, 3, 4):
+        raise Rejected(
+            f"wrong shape {pixels.shape}: a uint8 image has 1, 3 or 4 channels "
+            "(grey, RGB, RGBA), not a band stack"
+        )
     if np.issubdtype(pixels.dtype, np.floating):
         nonfinite = float(np.mean(~np.isfinite(pixels)))
         if nonfinite > config.max_nonfinite_fraction:
@@ -88,8 +95,8 @@ def _decode_and_render(row: dict, config: CurationConfig) -> _Decoded:
     """The per-row heavy work: decode, validate, hash the pixels, frame the galaxy and encode
     RGB as PNG."""
     if row["error"]:
-        raise Rejected(f"fetch failed: {row['error']}")
-    pixels = decode_payload(row["payload"], row["payload_format"])
+        raise Rejected(f"unreadable: {row['error']}")
+    pixels = decode_payload(row["payload"], row["payload_format"], config.max_pixels)
     validate(pixels, config)
     digest = hashlib.sha256(f"{pixels.dtype}{pixels.shape}".encode() + pixels.tobytes())
     rgb = to_rgb8(pixels, row["bands"] or "")
@@ -97,11 +104,25 @@ def _decode_and_render(row: dict, config: CurationConfig) -> _Decoded:
     return _Decoded(digest.hexdigest(), encode_png(rgb), rgb.shape[1], rgb.shape[0], frame)
 
 
-def _try_decode(row: dict, config: CurationConfig) -> _Decoded | Rejected | DecodeError:
+def _try_decode(row: dict, config: CurationConfig) -> _Decoded | Exception:
+    """The row's rendering, or the exception that stopped it: any failure of one row is that
+    row's quarantine reason, never the end of the partition."""
     try:
         return _decode_and_render(row, config)
-    except (Rejected, DecodeError) as exc:
+    except Exception as exc:
         return exc
+
+
+def _stage(error: Exception) -> str:
+    if isinstance(error, DecodeError):
+        return "decode"
+    return "validate" if isinstance(error, Rejected) else "unexpected"
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, Rejected | DecodeError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 def curate_batch(
@@ -127,7 +148,7 @@ def curate_batch(
         if isinstance(outcome, _Decoded) and outcome.digest in seen_hashes:
             outcome = Rejected(f"exact duplicate of {seen_hashes[outcome.digest]}")
         if not isinstance(outcome, _Decoded):
-            stage = "decode" if isinstance(outcome, DecodeError) else "validate"
+            stage = _stage(outcome)
             report.rejected[stage] += 1
             rejected.append(
                 {
@@ -135,7 +156,7 @@ def curate_batch(
                     "source": row["source"],
                     "source_file": row["source_file"],
                     "stage": stage,
-                    "reason": str(outcome),
+                    "reason": _reason(outcome),
                 }
             )
             continue

@@ -2,6 +2,8 @@
 
 Multi-band float images (FITS cutouts, procedural renders) are mapped to RGB with the Lupton et al.
 (2004) asinh stretch through :func:`astropy.visualization.make_lupton_rgb`, never a min-max.
+Image sizes are read from the header (PNG/JPEG, FITS ``NAXISn``, ``.npy``) and checked against a
+pixel cap before any pixel is decoded, so a small compressed file cannot expand into gigabytes.
 """
 
 from __future__ import annotations
@@ -10,6 +12,11 @@ import io
 
 import numpy as np
 from PIL import Image
+
+MAX_PIXELS = 4096 * 4096
+"""Default cap on an image's width x height, checked on the header before decoding."""
+MAX_BANDS = 5
+_PIL_FORMATS = ("JPEG", "PNG")
 
 
 class DecodeError(ValueError):
@@ -23,17 +30,22 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def decode_payload(payload: bytes, payload_format: str) -> np.ndarray:
-    """Decode raw bytes into an ``(H, W, C)`` array (uint8 for photos, float32 for FITS/arrays)."""
+def decode_payload(payload: bytes, payload_format: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode raw bytes into an ``(H, W, C)`` array (uint8 for photos, float32 for FITS/arrays).
+
+    Raises :class:`DecodeError` for corrupt content, and before decoding when the header
+    announces more than ``max_pixels`` pixels per band or more than :data:`MAX_BANDS` bands.
+    """
     if not payload:
         raise DecodeError("empty payload")
     try:
         if payload_format == "npy":
-            array = np.load(io.BytesIO(payload), allow_pickle=False)
+            array = _decode_npy(payload, max_pixels)
         elif payload_format == "fits":
-            array = _decode_fits(payload)
+            array = _decode_fits(payload, max_pixels)
         elif payload_format in ("jpeg", "png"):
-            with Image.open(io.BytesIO(payload)) as image:
+            with Image.open(io.BytesIO(payload), formats=_PIL_FORMATS) as image:
+                _check_size(image.size[::-1], payload_format, max_pixels)
                 image.load()
                 array = np.asarray(image.convert("RGB"))
         else:
@@ -49,13 +61,42 @@ def decode_payload(payload: bytes, payload_format: str) -> np.ndarray:
     return array
 
 
-def _decode_fits(payload: bytes) -> np.ndarray:
+def _check_size(shape: tuple[int, ...], payload_format: str, max_pixels: int) -> None:
+    """Reject a header's ``(height, width[, bands])`` over the caps, before decoding."""
+    height, width = shape[0], shape[1] if len(shape) > 1 else 1
+    bands = int(np.prod(shape[2:], dtype=np.int64))
+    if height * width > max_pixels:
+        raise DecodeError(
+            f"{payload_format} header announces {width}x{height} = {width * height} pixels, over "
+            f"the cap of {max_pixels}; not decoded"
+        )
+    if bands > MAX_BANDS:
+        raise DecodeError(
+            f"{payload_format} header announces {bands} bands, over the cap of {MAX_BANDS}; "
+            "not decoded"
+        )
+
+
+def _decode_npy(payload: bytes, max_pixels: int) -> np.ndarray:
+    stream = io.BytesIO(payload)
+    major, _ = np.lib.format.read_magic(stream)
+    formats = np.lib.format
+    read_header = formats.read_array_header_1_0 if major == 1 else formats.read_array_header_2_0
+    shape, _, _ = read_header(stream)
+    _check_size(shape if len(shape) > 1 else (*shape, 1), "npy", max_pixels)
+    return np.load(io.BytesIO(payload), allow_pickle=False)
+
+
+def _decode_fits(payload: bytes, max_pixels: int) -> np.ndarray:
     from astropy.io import fits
 
-    with fits.open(io.BytesIO(payload), memmap=False) as hdus:
-        hdu = next((h for h in hdus if h.data is not None), None)
+    with fits.open(io.BytesIO(payload), memmap=False, lazy_load_hdus=True) as hdus:
+        hdu = next((h for h in hdus if h.is_image and h.header.get("NAXIS", 0) > 0), None)
         if hdu is None:
-            raise DecodeError("FITS file has no data in any HDU")
+            raise DecodeError("FITS file has no image data in any HDU")
+        naxis = [int(hdu.header.get(f"NAXIS{i}", 0)) for i in range(1, hdu.header["NAXIS"] + 1)]
+        # NAXIS1 is x (width), NAXIS2 y (height), NAXIS3.. bands: (height, width, bands...)
+        _check_size((naxis[1] if len(naxis) > 1 else 1, naxis[0], *naxis[2:]), "FITS", max_pixels)
         data = np.asarray(hdu.data, dtype=np.float32)
     if data.ndim == 3:  # (bands, y, x) as the cutout service returns
         data = np.moveaxis(data, 0, -1)

@@ -1,4 +1,10 @@
-"""A user's folder of JPEG/PNG/FITS images, labelled by a CSV or by class sub-folders."""
+"""A user's folder of JPEG/PNG/FITS images or ``.npy`` arrays, labelled by a CSV or by class
+sub-folders.
+
+Only regular files inside the folder are read: a symlink is resolved and must stay inside, a FIFO
+or device is never opened, and a file (or a ``.gz`` once unpacked) over the size cap is not read.
+Each such file becomes an item with ``error`` set, which curation quarantines with that reason.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import gzip
 import io
 import os
 import re
+import stat
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -15,6 +22,8 @@ from pathlib import Path
 from cosmoalign.sources.base import UNLABELLED, PayloadFormat, RawItem
 
 SPLIT_DIRS = frozenset({"train", "validation", "val", "test"})
+MAX_FILE_BYTES = 512 * 2**20
+"""Default cap on one image file's size (and on a ``.gz`` file's unpacked size)."""
 _FORMATS: dict[str, PayloadFormat] = {
     ".fits.gz": "fits",
     ".fits": "fits",
@@ -22,6 +31,7 @@ _FORMATS: dict[str, PayloadFormat] = {
     ".jpeg": "jpeg",
     ".jpg": "jpeg",
     ".png": "png",
+    ".npy": "npy",
 }
 _INT = re.compile(r"[+-]?\d+")
 
@@ -35,7 +45,8 @@ class FolderSource:
     (``train``, ``validation``, ``val``, ``test``). ``class_names`` defaults to the sorted folder
     names or CSV labels (``"0".."N"`` when every CSV label is an integer). Files the CSV does not
     name are unlabelled. Object ids are ``<name>-<relative path without suffix>``, keeping the
-    suffix where two files differ only by it.
+    suffix where two files differ only by it. Files over ``max_file_bytes``, links leading out of
+    ``root`` and anything but regular files become ``error`` items.
     """
 
     def __init__(
@@ -44,11 +55,13 @@ class FolderSource:
         name: str = "local",
         labels_csv: Path | None = None,
         class_names: list[str] | None = None,
+        max_file_bytes: int = MAX_FILE_BYTES,
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"image folder {self.root} does not exist or is not a folder")
         self.name = name
+        self.max_file_bytes = max_file_bytes
         self._files = _list_images(self.root)
         # Same name, different formats (a FITS beside its PNG rendering): ids keep the suffix.
         counts = Counter(stem for stem, _ in self._files.values())
@@ -76,15 +89,62 @@ class FolderSource:
                 "label_name": self._class_names[label] if label != UNLABELLED else None,
             }
             try:
-                payload = path.read_bytes()
+                payload = read_regular_file(self.root, path, self.max_file_bytes)
                 if relpath.lower().endswith(".gz"):
-                    payload = gzip.decompress(payload)
-            except (OSError, EOFError, zlib.error) as exc:
+                    payload = _gunzip(payload, self.max_file_bytes)
+            except (UnsafeFileError, OSError, EOFError, zlib.error) as exc:
                 error = f"cannot read {path}: {exc}"
                 yield RawItem(payload=b"", payload_format=payload_format, error=error, **common)
                 continue
             bands = fits_bands(payload) if payload_format == "fits" else "rgb"
             yield RawItem(payload=payload, payload_format=payload_format, bands=bands, **common)
+
+
+class UnsafeFileError(ValueError):
+    """A file that is not read: outside the folder, not a regular file, or too big."""
+
+
+def read_regular_file(root: Path, path: Path, max_bytes: int) -> bytes:
+    """The bytes of ``path``, a regular file of at most ``max_bytes`` that resolves inside ``root``.
+
+    The type and size are checked with ``stat`` before opening (a FIFO is never opened, so it
+    cannot block), and again on the open descriptor, which is opened without following links.
+    """
+    real_root = Path(os.path.realpath(root))
+    real = Path(os.path.realpath(path))
+    if not real.is_relative_to(real_root):
+        raise UnsafeFileError(f"it is a link to {real}, outside the folder {real_root}")
+    _check_regular(os.stat(real), max_bytes)
+    fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        _check_regular(os.fstat(handle.fileno()), max_bytes)  # unchanged since the stat above
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UnsafeFileError(f"it grew past the cap of {max_bytes} bytes while being read")
+    return data
+
+
+def _check_regular(info: os.stat_result, max_bytes: int) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = {
+            stat.S_IFIFO: "a FIFO",
+            stat.S_IFCHR: "a character device",
+            stat.S_IFBLK: "a block device",
+            stat.S_IFSOCK: "a socket",
+            stat.S_IFDIR: "a folder",
+        }.get(stat.S_IFMT(info.st_mode), "a special file")
+        raise UnsafeFileError(f"it is {kind}, not a regular file")
+    if info.st_size > max_bytes:
+        raise UnsafeFileError(f"{info.st_size} bytes, over the cap of {max_bytes} per file")
+
+
+def _gunzip(payload: bytes, max_bytes: int) -> bytes:
+    """Unpack gzip bytes, refusing more than ``max_bytes`` of output (a gzip bomb)."""
+    with gzip.GzipFile(fileobj=io.BytesIO(payload)) as stream:
+        data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UnsafeFileError(f"it unpacks to more than the cap of {max_bytes} bytes")
+    return data
 
 
 def split_suffix(filename: str) -> tuple[str, PayloadFormat] | None:

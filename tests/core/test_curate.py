@@ -138,3 +138,53 @@ def test_thread_pool_gives_the_same_rows_as_sequential(lake):
     accepted, rejected = sequential
     assert [r["object_id"] for r in accepted] == [f"g-{i}" for i in range(7)]
     assert rejected[0]["reason"] == "exact duplicate of g-0"
+
+
+def _compressed_fits(side: int) -> bytes:
+    """A tile-compressed FITS image of zeros: tiny on disk, ``side`` x ``side`` once decoded."""
+    import io
+
+    from astropy.io import fits
+
+    buffer = io.BytesIO()
+    image = fits.CompImageHDU(np.zeros((side, side), np.float32))
+    fits.HDUList([fits.PrimaryHDU(), image]).writeto(buffer)
+    return buffer.getvalue()
+
+
+def test_any_failure_of_one_row_is_its_quarantine_reason_and_the_batch_proceeds(lake):
+    rows = [
+        _raw("good-0", npy_bytes(_galaxy(0)), "npy"),
+        _raw("two-band-uint8", npy_bytes((_galaxy(1)[..., :2] * 255).astype(np.uint8)), "npy"),
+        _raw("records", npy_bytes(np.zeros((32, 32, 3), [("flux", "f4")])), "npy"),
+        _raw("wide-npy", npy_bytes(np.zeros((2, 3000), np.uint8)), "npy"),
+        _raw("fits-bomb", _compressed_fits(3000), "fits"),
+        _raw("good-1", npy_bytes(_galaxy(3)), "npy"),
+    ]
+    _write_raw(lake, rows)
+    config = CurationConfig(max_pixels=1000 * 1000)
+    result = curate_partition(lake, "p", config, batch_size=10)
+
+    quarantine = {r["object_id"]: r for r in lake.read(QUARANTINE_TABLE, "p").to_pylist()}
+    assert set(quarantine) == {"two-band-uint8", "records", "wide-npy", "fits-bomb"}
+    assert "1, 3 or 4 channels" in quarantine["two-band-uint8"]["reason"]
+    assert quarantine["records"]["stage"] == "unexpected"
+    assert "did not contain a loop" in quarantine["records"]["reason"]
+    assert "3000x3000" in quarantine["fits-bomb"]["reason"]
+    assert "not decoded" in quarantine["fits-bomb"]["reason"]
+    assert "3000x2 = 6000 pixels" not in quarantine["wide-npy"]["reason"]  # within the cap...
+    assert "wrong shape" in quarantine["wide-npy"]["reason"]  # ...but too thin
+    assert {r["object_id"] for r in lake.read(CURATED_TABLE, "p").to_pylist()} == {
+        "good-0",
+        "good-1",
+    }
+    assert result.report.rejected == Counter({"validate": 2, "decode": 1, "unexpected": 1})
+
+
+def test_the_npy_header_is_checked_against_the_pixel_cap_before_loading():
+    from cosmoalign.imaging import DecodeError, decode_payload
+
+    with pytest.raises(DecodeError, match="2000x1000 = 2000000 pixels, over the cap of 1000000"):
+        decode_payload(npy_bytes(np.zeros((1000, 2000, 3), np.uint8)), "npy", 1000 * 1000)
+    with pytest.raises(DecodeError, match="7 bands"):
+        decode_payload(npy_bytes(np.zeros((20, 20, 7), np.float32)), "npy")

@@ -152,3 +152,25 @@ def test_csv_without_label_column_is_rejected(tmp_path: Path) -> None:
     labels.write_text("id,class\n")
     with pytest.raises(ValueError, match=r"labels\.csv: missing column\(s\) \['label'\]"):
         FolderSource(tmp_path, labels_csv=labels)
+
+
+def test_a_link_inside_the_folder_is_read_and_one_leading_out_is_not(tmp_path: Path) -> None:
+    folder = tmp_path / "images"
+    target = _png(folder / "sub" / "a.png")
+    (folder / "alias.png").symlink_to(Path("sub") / "a.png")
+    (folder / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    _png(tmp_path / "elsewhere" / "b.png")
+    items = {i.object_id: i for i in FolderSource(folder).iter_items()}
+    assert set(items) == {"local-alias", "local-sub/a"}  # a linked folder is not walked
+    assert items["local-alias"].payload == target.read_bytes() and not items["local-alias"].error
+
+
+def test_the_size_cap_applies_to_files_and_to_gzip_contents(tmp_path: Path) -> None:
+    _png(tmp_path / "small.png")
+    (tmp_path / "big.png").write_bytes(b"\x89PNG" + bytes(5000))
+    (tmp_path / "bomb.fits.gz").write_bytes(gzip.compress(bytes(50_000)))
+    items = {i.object_id: i for i in FolderSource(tmp_path, max_file_bytes=4096).iter_items()}
+    assert items["local-small"].error is None
+    assert "5004 bytes, over the cap of 4096" in items["local-big"].error
+    assert "unpacks to more than the cap of 4096 bytes" in items["local-bomb"].error
+    assert items["local-big"].payload == items["local-bomb"].payload == b""
