@@ -1,13 +1,21 @@
-"""The training set: rows of ``training_pairs`` as tensors, with box-aware sky augmentations."""
+"""The training set: rows of ``training_pairs`` as tensors, with box-aware sky augmentations.
+
+Rows stream from the lake by row index (Lance ``take``), a batch at a time, so training memory
+does not grow with the dataset.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+import lance
+import numpy as np
 import pyarrow.compute as pc
 import torch
 from PIL import Image
@@ -56,13 +64,82 @@ def text_group(text: str) -> int:
     return int.from_bytes(hashlib.sha1(text.encode()).digest()[:7], "big")
 
 
-class PairsDataset(torch.utils.data.Dataset):
-    """One partition's training rows; augmentation depends only on (seed, epoch, index), so
-    every process and every resumed run sees the same sample for the same index."""
+PAIR_COLUMNS = ["image_png", "frame", "caption", "label", "region_boxes", "region_texts"]
+"""The columns a training sample is made of."""
+
+
+class RowSource(Protocol):
+    """Rows a :class:`PairsDataset` fetches by position, a batch at a time."""
+
+    def __len__(self) -> int: ...
+
+    def take(self, positions: Sequence[int]) -> list[dict]:
+        """The rows at ``positions``, in that order."""
+        ...
+
+
+class LanceRows:
+    """Rows of one Lance dataset version, fetched by row index (``dataset.take``).
+
+    Only the selected row indices live in memory (8 bytes a row); the rows themselves are read
+    a batch at a time. Every process (each DDP rank, each loader worker) opens the dataset
+    itself, at the same pinned version, so a later commit to the table never changes a run.
+    """
 
     def __init__(
         self,
-        rows: list[dict],
+        uri: str,
+        version: int,
+        indices: np.ndarray,
+        storage_options: dict[str, str] | None = None,
+        columns: list[str] | None = None,
+    ) -> None:
+        self.uri, self.version, self.indices = uri, version, indices
+        self.storage_options = storage_options or {}
+        self.columns = columns or PAIR_COLUMNS
+        self._opened: tuple[int, lance.LanceDataset] | None = None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def take(self, positions: Sequence[int]) -> list[dict]:
+        """The rows at ``positions`` of the selection, read in one ``take``."""
+        rows = self._dataset().take(self.indices[np.asarray(positions, np.int64)], self.columns)
+        return rows.to_pylist()
+
+    def _dataset(self) -> lance.LanceDataset:
+        """The dataset opened by this process (a forked worker must not reuse its parent's)."""
+        if self._opened is None or self._opened[0] != os.getpid():
+            dataset = lance.dataset(
+                self.uri, version=self.version, storage_options=self.storage_options or None
+            )
+            self._opened = (os.getpid(), dataset)
+        return self._opened[1]
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_opened": None}
+
+
+class ListRows(list):
+    """Rows held in memory (small sets, tests) as a :class:`RowSource`."""
+
+    def take(self, positions: Sequence[int]) -> list[dict]:
+        """The rows at ``positions``."""
+        return [self[position] for position in positions]
+
+
+class PairsDataset(torch.utils.data.Dataset):
+    """One partition's training rows; augmentation depends only on (seed, epoch, index), so
+    every process and every resumed run sees the same sample for the same index.
+
+    The loader's sampler owns the order (global shuffle per seed and epoch, resumed mid-epoch by
+    skipping batches); the dataset fetches each batch's rows in one read
+    (:meth:`__getitems__`), so memory holds one batch of rows per loader worker.
+    """
+
+    def __init__(
+        self,
+        rows: RowSource | list[dict],
         preprocess: Callable[[Image.Image], torch.Tensor],
         *,
         augment: bool,
@@ -70,24 +147,37 @@ class PairsDataset(torch.utils.data.Dataset):
         max_regions: int,
         short_caption_rate: float = 0.0,
     ) -> None:
-        if not rows:
+        if not len(rows):
             raise ValueError("no training rows: the partition's training_pairs has no train split")
-        self.rows, self.preprocess = rows, preprocess
+        self.rows = ListRows(rows) if isinstance(rows, list) else rows
+        self.preprocess = preprocess
         self.augment, self.seed, self.max_regions = augment, seed, max_regions
         self.short_caption_rate = short_caption_rate
         self.epoch = 0
 
     @classmethod
     def from_lake(
-        cls, lake: Lake, partition: str, split: str = "train", *, with_symbol: bool, **kwargs
+        cls,
+        lake: Lake,
+        partition: str,
+        split: str = "train",
+        *,
+        with_symbol: bool,
+        version: int | None = None,
+        **kwargs,
     ) -> PairsDataset:
-        """The rows of one split of ``training_pairs`` (``with_symbol``: only rows whose class
-        has a symbol, which GalaxAlign needs; unlabelled survey rows have none)."""
-        table = lake.read(PAIRS_TABLE, partition)
+        """The rows of one split of ``training_pairs`` at ``version`` (default: the newest,
+        pinned for the whole run); ``with_symbol``: only rows whose class has a symbol, which
+        GalaxAlign needs (unlabelled survey rows have none). Reads only the ``split`` and
+        ``symbol_key`` columns here; images are read by row index while training."""
+        dataset = lake.dataset(PAIRS_TABLE, partition, version)
+        table = dataset.to_table(columns=["split", "symbol_key"])
         keep = pc.equal(table.column("split"), split)
         if with_symbol:
             keep = pc.and_(keep, pc.is_valid(table.column("symbol_key")))
-        return cls(table.filter(keep).to_pylist(), **kwargs)
+        indices = np.flatnonzero(pc.fill_null(keep, False).to_numpy()).astype(np.int64)
+        rows = LanceRows(dataset.uri, dataset.version, indices, lake.storage_options)
+        return cls(rows, **kwargs)
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the augmentations of this epoch."""
@@ -97,10 +187,19 @@ class PairsDataset(torch.utils.data.Dataset):
         return len(self.rows)
 
     def __getitem__(self, index: int) -> dict:
-        """The row's galaxy-centred frame (augmented: zoomed out towards the whole field, turned
-        and mirrored), its caption (augmented: sometimes only its first sentence), label and
-        region boxes in the crop's coordinates."""
-        row = self.rows[index]
+        """One sample (see :meth:`sample`)."""
+        return self.sample(self.rows.take([index])[0], index)
+
+    def __getitems__(self, indices: list[int]) -> list[dict]:
+        """The samples of one batch, its rows read together (the loader calls this)."""
+        return [
+            self.sample(row, i) for row, i in zip(self.rows.take(indices), indices, strict=True)
+        ]
+
+    def sample(self, row: dict, index: int) -> dict:
+        """Row ``index``'s galaxy-centred frame (augmented: zoomed out towards the whole field,
+        turned and mirrored), its caption (augmented: sometimes only its first sentence), label
+        and region boxes in the crop's coordinates."""
         picture = Image.open(io.BytesIO(row["image_png"])).convert("RGB")
         frame, caption = row["frame"], row["caption"]
         if self.augment:

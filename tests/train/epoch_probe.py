@@ -6,16 +6,16 @@ import os
 from cosmoalign.train.__main__ import main
 from cosmoalign.train.data import PairsDataset
 
-_getitem = PairsDataset.__getitem__
+_sample = PairsDataset.sample
 
 
-def _logged_getitem(self: PairsDataset, index: int) -> dict:
+def _logged_sample(self: PairsDataset, row: dict, index: int) -> dict:
     path = os.path.join(os.environ["EPOCH_PROBE_DIR"], f"{os.environ.get('RANK', '0')}.txt")
     with open(path, "a") as log:
         log.write(f"{self.epoch} {index}\n")
-    return _getitem(self, index)
+    return _sample(self, row, index)
 
 
 if __name__ == "__main__":
-    PairsDataset.__getitem__ = _logged_getitem
+    PairsDataset.sample = _logged_sample
     main()

@@ -3,6 +3,7 @@
 import io
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import torch
 from PIL import Image
@@ -91,7 +92,7 @@ def test_galaxalign_trains_only_on_rows_whose_class_has_a_symbol(tmp_path):
             seed=0,
             max_regions=4,
         )
-        return {row["label"] for row in dataset.rows}
+        return {row["label"] for row in dataset.rows.take(range(len(dataset)))}
 
     assert -1 in labels(with_symbol=False)
     assert -1 not in labels(with_symbol=True)
@@ -115,19 +116,36 @@ def test_trimmed_captions_embed_exactly_as_padded_ones_in_the_hf_text_tower():
     assert torch.allclose(trimmed, padded, atol=1e-5)
 
 
-def _augmented_pairs(count: int, seed: int) -> PairsDataset:
-    """``count`` rows of one 4x4 image without dihedral symmetry; the caption is the index."""
+def _to_tensor(image: Image.Image) -> torch.Tensor:
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1)
+
+
+def _augmented_pairs(count: int, seed: int, lake_root: str | None = None) -> PairsDataset:
+    """``count`` rows of one 4x4 image without dihedral symmetry; the caption is the index.
+    With ``lake_root`` the rows are stored as ``training_pairs`` (with as many held-out rows
+    between them) and streamed from the lake."""
     image = Image.fromarray(np.arange(48, dtype=np.uint8).reshape(4, 4, 3) * 5)
     png = io.BytesIO()
     image.save(png, format="PNG")
     row = {"image_png": png.getvalue(), "frame": [0.0, 0.0, 1.0, 1.0], "label": 0}
     row |= {"region_boxes": [], "region_texts": []}
     rows = [{**row, "caption": str(i)} for i in range(count)]
+    kwargs = {"augment": True, "seed": seed, "max_regions": 0}
+    if lake_root is None:
+        return PairsDataset(rows, _to_tensor, **kwargs)
+    from cosmoalign.lake import Lake
+    from cosmoalign.pairs import PAIRS_TABLE
 
-    def to_tensor(image: Image.Image) -> torch.Tensor:
-        return torch.from_numpy(np.array(image)).permute(2, 0, 1)
-
-    return PairsDataset(rows, to_tensor, augment=True, seed=seed, max_regions=0)
+    stored = [
+        {**r, "caption": c, "split": s}
+        for r in rows
+        for c, s in ((r["caption"], "train"), ("held out", "test"))
+    ]
+    lake = Lake(lake_root)
+    lake.write_table(
+        PAIRS_TABLE, "p", pa.Table.from_pylist([{**r, "symbol_key": None} for r in stored])
+    )
+    return PairsDataset.from_lake(lake, "p", with_symbol=False, preprocess=_to_tensor, **kwargs)
 
 
 def _prepared(dataset: PairsDataset, processes: int, rank: int) -> torch.utils.data.DataLoader:
@@ -158,17 +176,23 @@ def _epoch(loader, epoch: int, skip: int = 0) -> list[tuple[int, torch.Tensor]]:
     return [sample for batch in samples for sample in batch]
 
 
-@pytest.mark.parametrize(("processes", "rank"), [(1, 0), (2, 1)])
-def test_every_epoch_reaugments_through_the_prepared_loader(processes, rank):
+@pytest.mark.parametrize(
+    ("processes", "rank", "stored"), [(1, 0, False), (2, 1, False), (2, 1, True)]
+)
+def test_every_epoch_reaugments_through_the_prepared_loader(processes, rank, stored, tmp_path):
     """Under DDP Accelerate's ``set_epoch`` stops at the sharded sampler; the dataset must still
-    augment each epoch anew, as (seed, epoch, index) says, also when resuming mid-epoch."""
+    augment each epoch anew, as (seed, epoch, index) says, also when resuming mid-epoch, and the
+    same whether rows are in memory or streamed from the lake."""
     reference = _augmented_pairs(16, seed=3)
+
+    def make() -> PairsDataset:
+        return _augmented_pairs(16, seed=3, lake_root=str(tmp_path) if stored else None)
 
     def expected(epoch: int, index: int) -> torch.Tensor:
         reference.set_epoch(epoch)
         return reference[index]["image"]
 
-    loader = _prepared(_augmented_pairs(16, seed=3), processes, rank)
+    loader = _prepared(make(), processes, rank)
     epochs = [_epoch(loader, epoch) for epoch in range(3)]
     for epoch, samples in enumerate(epochs):
         assert len(samples) == 16 // processes
@@ -177,6 +201,19 @@ def test_every_epoch_reaugments_through_the_prepared_loader(processes, rank):
     first, second = dict(epochs[0]), dict(epochs[1])
     assert any(not torch.equal(first[i], second[i]) for i in first.keys() & second.keys())
 
-    resumed = _epoch(_prepared(_augmented_pairs(16, seed=3), processes, rank), 1, skip=2)
+    resumed = _epoch(_prepared(make(), processes, rank), 1, skip=2)
     assert [i for i, _ in resumed] == [i for i, _ in epochs[1][4:]]
     assert all(torch.equal(a, b) for (_, a), (_, b) in zip(resumed, epochs[1][4:], strict=True))
+
+
+def test_streamed_rows_reach_a_forked_loader_worker_one_batch_per_read(tmp_path):
+    streamed = _augmented_pairs(12, seed=1, lake_root=str(tmp_path))
+    assert streamed.rows.indices.tolist() == list(range(0, 24, 2))  # train rows only, by index
+    loader = torch.utils.data.DataLoader(
+        streamed, batch_size=4, num_workers=1, collate_fn=lambda items: items
+    )
+    in_memory = _augmented_pairs(12, seed=1)
+    for batch, start in zip(loader, range(0, 12, 4), strict=True):
+        for offset, item in enumerate(batch):
+            assert item["caption"] == str(start + offset)
+            assert torch.equal(item["image"], in_memory[start + offset]["image"])
