@@ -31,6 +31,9 @@ from cosmoalign.train.checkpoints import (
     mark_complete,
     newest_complete,
     prune,
+    training_settings,
+    verified_trainer_state,
+    write_trainer_state,
 )
 from cosmoalign.train.config import TrainConfig
 from cosmoalign.train.data import Collate, PairsDataset, start_epoch, symbol_images
@@ -154,8 +157,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         optimizer, min(config.warmup_steps, total_steps // 2), total_steps
     )
     progress = Progress()
-    accelerator.register_for_checkpointing(scheduler, progress)
-    resumed = _resume(accelerator, config.checkpoint_dir, progress, reporter)
+    resumed = _resume(accelerator, config, progress, scheduler, reporter)
 
     accelerator.init_trackers(config.recipe, config=_tracker_config(config))
     reporter.info(
@@ -199,7 +201,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
                 loss = _log(accelerator, config, progress, parts, scheduler, rate, reporter)
                 bar.set_postfix(loss=f"{loss:.4f}", samples_per_s=f"{rate:.1f}")
             if progress.step % config.checkpoint_every == 0 or progress.step == total_steps:
-                _save(accelerator, config, progress)
+                _save(accelerator, config, progress, scheduler)
             if progress.step >= total_steps:
                 break
         else:
@@ -277,20 +279,40 @@ def _param_groups(
     ]
 
 
-def _resume(accelerator: Accelerator, folder: Path, progress: Progress, reporter: Reporter) -> int:
-    latest = newest_complete(folder)
+def _resume(
+    accelerator: Accelerator,
+    config: TrainConfig,
+    progress: Progress,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    reporter: Reporter,
+) -> int:
+    """Load the newest complete checkpoint, only once its files match the digests written at
+    save time and its settings match ``config`` (else :class:`CheckpointError`). Model and
+    optimizer load through safetensors and ``weights_only``; the trainer's state is JSON, and no
+    pickled custom object is registered, so nothing in the folder is unpickled."""
+    latest = newest_complete(config.checkpoint_dir)
     if latest is None:
         return 0
+    state = verified_trainer_state(latest, training_settings(config, accelerator.num_processes))
     accelerator.load_state(str(latest))
+    scheduler.load_state_dict(state["schedule"])
+    progress.load_state_dict(state["progress"])
     reporter.info(f"resumed from checkpoint {latest.name} at step {progress.step}")
     return progress.step
 
 
-def _save(accelerator: Accelerator, config: TrainConfig, progress: Progress) -> None:
+def _save(
+    accelerator: Accelerator,
+    config: TrainConfig,
+    progress: Progress,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+) -> None:
     path = checkpoint_path(config.checkpoint_dir, progress.step)
     accelerator.save_state(str(path))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        settings = training_settings(config, accelerator.num_processes)
+        write_trainer_state(path, progress, scheduler.state_dict(), settings)
         mark_complete(path)
         prune(config.checkpoint_dir, config.keep_checkpoints)
 
