@@ -5,11 +5,13 @@ import json
 import os
 import sys
 
+import torch
 import torch.distributed as dist
 from accelerate import PartialState
 
 if __name__ == "__main__":
-    state = PartialState()
+    # As cosmoalign.train.loop.use_cpu decides (without importing the trainer's dependencies).
+    state = PartialState(cpu=not torch.cuda.is_available())
     me = {
         "rank": state.process_index,
         "local_rank": state.local_process_index,
