@@ -117,7 +117,13 @@ def test_the_code_location_runs_cluster_mode_with_secrets_by_reference_only():
     deployment = _deployment()
     assert deployment["dagsterApiGrpcArgs"] == ["-m", "pipeline.definitions"]
     assert importlib.util.find_spec("pipeline.definitions") is not None
-    assert deployment["image"]["repository"] and deployment["image"]["tag"]
+    image = deployment["image"]
+    # Training pods run the code location's image (the install line in values.yaml sets both).
+    assert deployment["env"][3] == {
+        "name": "COSMOALIGN_TRAINING_IMAGE",
+        "value": f"{image['repository']}:{image['tag']}",
+    }
+    assert "env[3].value=$REPO:$TAG" in (DEPLOY / "helm" / "values.yaml").read_text()
     env = _deployment_env()
     assert env["COSMOALIGN_ENV"] == "k8s"
     lake = env["COSMOALIGN_HOME"]
