@@ -292,6 +292,7 @@ _STR_SETTINGS = {
     "work_mount": "COSMOALIGN_CACHE",
     "cpu_request": "COSMOALIGN_TRAINING_CPU_REQUEST",
     "memory_request": "COSMOALIGN_TRAINING_MEMORY",
+    "shm_size": "COSMOALIGN_TRAINING_SHM",
 }
 
 

@@ -219,6 +219,7 @@ def test_the_launcher_reads_the_chart_settings_from_the_environment():
             "COSMOALIGN_CACHE": "/cache",
             "COSMOALIGN_TRAINING_SECRETS": "s3,wandb",
             "COSMOALIGN_GPU_NODE_SELECTOR": "pool=a100,zone=b",
+            "COSMOALIGN_TRAINING_SHM": "64Gi",
         }
     )
     assert (launcher.num_processes, launcher.num_machines, launcher.gpus_per_run) == (8, 2, 16)
@@ -226,5 +227,6 @@ def test_the_launcher_reads_the_chart_settings_from_the_environment():
     assert (launcher.work_claim, launcher.work_mount) == ("work-rwx", "/cache")
     assert launcher.env_secrets == ["s3", "wandb"]
     assert launcher.node_selector == {"pool": "a100", "zone": "b"}
+    assert launcher.shm_size == "64Gi"
     assert launcher.mixed_precision == "bf16" and not launcher.cpu
     assert launcher_from_env({}).num_machines == 1
