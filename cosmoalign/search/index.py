@@ -129,7 +129,7 @@ class EmbeddingIndex:
 
     @property
     def indexed(self) -> bool:
-        return any(VECTOR in index["fields"] for index in self.dataset.describe_indices())
+        return any(VECTOR in index.field_names for index in self.dataset.describe_indices())
 
     def count_rows(self) -> int:
         return self.dataset.count_rows()
@@ -151,6 +151,7 @@ class EmbeddingIndex:
             "column": VECTOR,
             "q": query,
             "k": k,
+            "metric": METRIC,
             "nprobes": nprobes,
             "refine_factor": refine_factor,
         }
