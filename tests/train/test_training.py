@@ -72,6 +72,8 @@ def test_every_recipe_trains_and_exports(lake_root, tmp_path, recipe):
     export = tmp_path / "export"
     open_clip.create_model_and_transforms(f"local-dir:{export}")
     assert (tmp_path / "tensorboard").exists()
+    card = (export / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: open_clip\n") and f"cosmoalign {recipe} on p" in card
 
 
 @pytest.mark.slow
