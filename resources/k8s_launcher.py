@@ -82,6 +82,9 @@ class K8sAccelerateLauncher(AccelerateLauncher):
         default=0, description="GPUs in the cluster's GPU pool; sizes the `gpu` concurrency pool"
     )
     pod_wait_timeout: float = Field(default=7 * 24 * 3600, description="Seconds to wait")
+    run_as_user: int = Field(
+        default=10001, description="The image's non-root user; also the volume's fsGroup"
+    )
 
     @property
     def gpus_per_run(self) -> int:
@@ -134,8 +137,8 @@ class K8sAccelerateLauncher(AccelerateLauncher):
         image = self.image or os.environ.get("DAGSTER_CURRENT_IMAGE")
         if not image:
             raise ValueError(
-                "no image for the training pods: set the launcher's `image` or "
-                "DAGSTER_CURRENT_IMAGE (Dagster's chart sets it in code locations)"
+                "no image for the training pods: set COSMOALIGN_TRAINING_IMAGE (the "
+                "launcher's `image`) or DAGSTER_CURRENT_IMAGE"
             )
         gpus = 0 if self.cpu else pods.processes_per_machine
         requests = {"cpu": self.cpu_request, "memory": self.memory_request}
@@ -169,6 +172,9 @@ class K8sAccelerateLauncher(AccelerateLauncher):
             containers=[container],
             restart_policy="Never",
             service_account_name=self.service_account,
+            security_context=k8s.V1PodSecurityContext(
+                run_as_non_root=True, run_as_user=self.run_as_user, fs_group=self.run_as_user
+            ),
             node_selector=self.node_selector or None,
             tolerations=tolerations,
             volumes=[

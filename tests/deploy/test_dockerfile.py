@@ -6,9 +6,14 @@ import shlex
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+pytest.importorskip("kubernetes", reason="the k8s extra is not installed: pip install '.[k8s]'")
+
+from resources.k8s_launcher import K8sAccelerateLauncher  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -101,6 +106,7 @@ def test_the_image_runs_the_code_location_as_a_non_root_user():
     values = yaml.safe_load((ROOT / "deploy" / "helm" / "values.yaml").read_text())
     [deployment] = values["dagster-user-deployments"]["deployments"]
     assert user == str(deployment["podSecurityContext"]["runAsUser"]) != "0"
+    assert user == str(K8sAccelerateLauncher().run_as_user)  # training pods run as the same
     assert any(f"useradd --uid {user}" in args for kind, args in instructions if kind == "RUN")
     [cmd] = [args for kind, args in instructions if kind == "CMD"]
     assert cmd.endswith('"-m", "pipeline.definitions"]')

@@ -91,6 +91,8 @@ def test_machine_zero_requests_its_gpus_and_runs_rank_zero_of_the_multi_node_lau
     assert pod.metadata.labels[RANK_LABEL] == "0"
     assert pod.spec.restart_policy == "Never"
     assert pod.spec.service_account_name == "cosmoalign-training"
+    security = pod.spec.security_context
+    assert security.run_as_non_root and security.run_as_user == security.fs_group == 10001
     assert pod.spec.node_selector == {"cosmoalign/pool": "gpu"}
     [toleration] = pod.spec.tolerations
     assert (toleration.key, toleration.effect) == (GPU, "NoSchedule")
