@@ -13,7 +13,7 @@ from packaging.utils import canonicalize_name
 
 pytest.importorskip("kubernetes", reason="the k8s extra is not installed: pip install '.[k8s]'")
 
-from resources.k8s_launcher import K8sAccelerateLauncher  # noqa: E402
+from resources.k8s_launcher import K8sAccelerateLauncher
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
