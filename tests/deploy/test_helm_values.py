@@ -223,3 +223,15 @@ def test_helm_template_renders_the_values():
     images = {c["image"] for d in deployments for c in d["spec"]["template"]["spec"]["containers"]}
     image = _deployment()["image"]
     assert f"{image['repository']}:{image['tag']}" in images
+
+
+def test_every_setting_the_values_pass_is_read_by_the_code():
+    """A misspelt variable would silently keep a default: each one must appear in the code."""
+    root = DEPLOY.parent
+    sources = " ".join(
+        path.read_text()
+        for folder in ("resources", "pipeline", "cosmoalign", "assets")
+        for path in (root / folder).rglob("*.py")
+    )
+    unread = [name for name in _deployment_env() if f'"{name}"' not in sources]
+    assert not unread, unread
