@@ -1,8 +1,9 @@
 """The lake: one Lance dataset per (table, partition) under one root, local or on an object store.
 
 Layout: ``<root>/<table>/<partition>.lance``. Every write is one Lance commit: data files are
-written first, then a new manifest names them, atomically (a rename that fails if the version
-exists locally; a conditional put on object stores). Readers open the newest committed manifest,
+written first, then a new manifest names them, atomically (locally a rename that fails if the
+version exists; on an object store one PUT, and a commit store such as ``s3+ddb://`` where
+concurrent writers must be told apart). Readers open the newest committed manifest,
 so they see the previous version or the new one, whole, never a mix. A writer that dies before
 its commit leaves only unreferenced data files, which :meth:`Lake.cleanup` removes after Lance's
 grace period. Older versions stay readable (``version=``) until the :class:`Retention` removes
@@ -350,7 +351,10 @@ class PartitionWriter:
         version is newest (replacements commit in order; the last one wins)."""
         operation = LanceOperation.Overwrite(self.schema, self._fragments)
         for _ in range(_COMMIT_ATTEMPTS):
-            newest = self.lake.dataset(self.table, self.partition).version if self._exists() else 0
+            try:
+                newest = self.lake.dataset(self.table, self.partition).version
+            except FileNotFoundError:
+                newest = 0
             try:
                 return self.lake._commit(
                     self.uri, Transaction(newest, operation, transaction_properties=properties)
@@ -388,9 +392,6 @@ class PartitionWriter:
                 f"read version {merge.dataset.version}; nothing of this update was committed, "
                 f"run it again ({error})"
             ) from None
-
-    def _exists(self) -> bool:
-        return self.lake.exists(self.table, self.partition)
 
 
 @dataclass

@@ -1,0 +1,238 @@
+"""The lake at survey scale: synthetic 128 px galaxies through curation and the training loader.
+
+For each size (a tenth of ``--rows``, then ``--rows``) it writes ``raw_images`` of synthetic
+galaxies (a few rendered bases, shifted and re-noised: cheap and never duplicates), curates them
+(decode, validate, frame, split, PNG), joins ``training_pairs`` (one caption a row) and writes
+the same pairs to one Parquet file. Then it feeds the training loader (``PairsDataset``, batch
+64, a shuffled epoch, decoded and cropped to tensors) from the Lance table by row index, and
+from the Parquet file the way the loader read it before Lance (the whole partition as Python
+rows). Each stage runs in a fresh process so its peak resident memory is its own. Rates are
+given per wall-clock second and per CPU-second of the stage's process (on a shared machine the
+second is the stable one). Results go to ``bench/results/lake.json``, rewritten after every stage.
+
+    nice -n 10 python bench/lake.py              # 10k and 100k rows (some 15 minutes, 2 cores)
+    python bench/lake.py --quick                 # 200 and 2,000 rows
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results" / "lake.json"
+SIDE = 128
+BASES = 40
+BATCH = 64
+
+
+def _synthetic_raw(lake_root: str, rows: int, seed: int = 0) -> None:
+    """``rows`` raw items: shifted, re-noised copies of ``BASES`` rendered galaxies, as npy."""
+    from cosmoalign.imaging import npy_bytes, to_rgb8
+    from cosmoalign.ingest import RAW_TABLE
+    from cosmoalign.lake import Lake
+    from cosmoalign.schema import RAW_SCHEMA
+    from cosmoalign.sources.embedded import NANOMAGGIES_PER_SKY_SIGMA
+    from cosmoalign.sources.procedural import render_galaxy, sample_params
+
+    rng = np.random.default_rng(seed)
+    bases = []
+    for index in range(BASES):
+        galaxy_rng = np.random.default_rng([seed, index])
+        flux = render_galaxy(sample_params(index % 10, SIDE, galaxy_rng), SIDE, galaxy_rng)
+        bases.append(to_rgb8(flux * NANOMAGGIES_PER_SKY_SIGMA, "grz").astype(np.int16))
+    with Lake(lake_root).writer(RAW_TABLE, "bench", RAW_SCHEMA) as writer:
+        for start in range(0, rows, 512):
+            batch = []
+            for index in range(start, min(start + 512, rows)):
+                shift = rng.integers(-6, 7, 2)
+                image = np.roll(bases[index % BASES], shift, axis=(0, 1))
+                image = image + rng.integers(0, 4, image.shape, dtype=np.int16)
+                batch.append(
+                    {
+                        "object_id": f"bench-{index}",
+                        "source": "bench",
+                        "label": index % BASES % 10,
+                        "label_name": f"class {index % BASES % 10}",
+                        "payload": npy_bytes(np.clip(image, 0, 255).astype(np.uint8)),
+                        "payload_format": "npy",
+                    }
+                )
+            writer.write_rows(batch)
+
+
+def _pairs(lake_root: str, parquet_path: str) -> int:
+    """``training_pairs`` from the curated rows (one caption a row), and the same rows as one
+    Parquet file; both written a batch at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cosmoalign.ingest import CURATED_TABLE
+    from cosmoalign.lake import Lake
+    from cosmoalign.pairs import PAIR_SCHEMA, PAIRS_TABLE, normalise_box
+
+    lake = Lake(lake_root)
+    columns = ["object_id", "split", "label", "label_name", "image_png", "width", "height", "frame"]
+    with (
+        lake.writer(PAIRS_TABLE, "bench", PAIR_SCHEMA) as writer,
+        pq.ParquetWriter(parquet_path, PAIR_SCHEMA, compression="zstd") as parquet,
+    ):
+        for batch in lake.iter_batches(CURATED_TABLE, "bench", columns, batch_size=512):
+            rows = [
+                {
+                    **{k: row[k] for k in ("object_id", "split", "label", "label_name")},
+                    "image_png": row["image_png"],
+                    "frame": normalise_box(row["frame"], row["width"], row["height"]),
+                    "caption": f"a galaxy of {row['label_name']}",
+                    "symbol_key": None,
+                    "region_boxes": [],
+                    "region_texts": [],
+                }
+                for row in batch.to_pylist()
+            ]
+            table = pa.Table.from_pylist(rows, schema=PAIR_SCHEMA)
+            writer.write_table(table)
+            parquet.write_table(table)
+    return writer.summary.rows
+
+
+def _loader_rate(dataset, samples: int) -> tuple[int, float]:
+    """Decode ``samples`` rows of one shuffled epoch through the loader; (rows, seconds)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=BATCH, shuffle=True, generator=generator, collate_fn=_stack
+    )
+    start, done = time.perf_counter(), 0
+    for images in loader:
+        done += len(images)
+        if done >= samples:
+            break
+    return done, time.perf_counter() - start
+
+
+def _stack(items: list[dict]):
+    import torch
+
+    return torch.stack([item["image"] for item in items])
+
+
+def _preprocess():
+    from torchvision import transforms
+
+    return transforms.Compose([transforms.Resize((96, 96)), transforms.ToTensor()])
+
+
+def _stage(name: str, lake_root: str, rows: int, samples: int, queue) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    result: dict = {}
+    parquet_path = str(Path(lake_root) / "training_pairs.parquet")
+    kwargs = {"augment": True, "seed": 0, "max_regions": 0, "preprocess": _preprocess()}
+    if name == "raw_images":
+        _synthetic_raw(lake_root, rows)
+        result["rows"] = rows
+    elif name == "curated_images":
+        from cosmoalign.ingest import curate_partition
+        from cosmoalign.lake import Lake
+
+        result["rows"] = curate_partition(Lake(lake_root), "bench", workers=2).images.rows
+    elif name == "training_pairs":
+        result["rows"] = _pairs(lake_root, parquet_path)
+    elif name == "loader_lance":
+        from cosmoalign.lake import Lake
+        from cosmoalign.train.data import PairsDataset
+
+        dataset = PairsDataset.from_lake(Lake(lake_root), "bench", with_symbol=False, **kwargs)
+        result["dataset_rows"] = len(dataset)
+        result["rows"], result["loader_seconds"] = _loader_rate(dataset, samples)
+    elif name == "loader_parquet":
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        from cosmoalign.train.data import PairsDataset
+
+        table = pq.read_table(parquet_path)  # the loader before Lance: the partition as rows
+        rows_list = table.filter(pc.equal(table.column("split"), "train")).to_pylist()
+        del table
+        dataset = PairsDataset(rows_list, **kwargs)
+        result["dataset_rows"] = len(dataset)
+        result["rows"], result["loader_seconds"] = _loader_rate(dataset, samples)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["seconds"] = time.perf_counter() - start
+    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+    result["rows_per_second"] = result["rows"] / result.pop("loader_seconds", result["seconds"])
+    result["rows_per_cpu_second"] = result["rows"] / result["cpu_seconds"]
+    result["peak_rss_mib"] = usage.ru_maxrss / 1024
+    queue.put(result)
+
+
+def run_stage(name: str, lake_root: Path, rows: int, samples: int) -> dict:
+    """Run one stage in a fresh process; return its rows, seconds, rows/s and peak RSS."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_stage, args=(name, str(lake_root), rows, samples, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"stage {name} exited with {process.exitcode}")
+    print(
+        f"  {name}: {result['rows']} rows, {result['rows_per_second']:.1f} rows/s "
+        f"({result['rows_per_cpu_second']:.1f} per CPU-second), "
+        f"peak RSS {result['peak_rss_mib']:.0f} MiB ({result['seconds']:.0f} s)",
+        flush=True,
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000, help="the larger size")
+    parser.add_argument("--quick", action="store_true", help="200 and 2,000 rows")
+    parser.add_argument(
+        "--loader-samples", type=int, default=5_000, help="rows decoded per loader run"
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    rows = 2_000 if args.quick else args.rows
+    stages = ("raw_images", "curated_images", "training_pairs", "loader_lance", "loader_parquet")
+    result = {
+        "benchmark": "lake",
+        "image_side": SIDE,
+        "batch_size": BATCH,
+        "loader_samples": args.loader_samples,
+        "sizes": {},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    for size in (rows // 10, rows):
+        print(f"{size} rows", flush=True)
+        stage_results = result["sizes"][str(size)] = {}
+        with tempfile.TemporaryDirectory(prefix="cosmoalign-bench-lake-") as tmp:
+            for name in stages:
+                samples = min(args.loader_samples, size)
+                stage_results[name] = run_stage(name, Path(tmp), size, samples)
+                args.output.write_text(json.dumps(result, indent=2) + "\n")  # partial results
+    print(f"results in {args.output}")
+
+
+if __name__ == "__main__":
+    main()
