@@ -20,6 +20,8 @@ ASSETS = (
     "training_pairs",
     *(f"{recipe}_model" for recipe in RECIPES),
     *(f"{recipe}_evaluation" for recipe in RECIPES),
+    "embeddings",
+    "labels",
 )
 
 
