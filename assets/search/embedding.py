@@ -3,10 +3,8 @@
 ``labels``: zero-shot labels and probabilities of every image from those embeddings.
 
 Both go stale when the model does: the embeddings depend on the model assets, the labels on the
-embeddings, whose data version hashes the model's identity and the curated images' version.
+embeddings, whose data version is the content hash of the vectors written.
 """
-
-import hashlib
 
 import dagster as dg
 from pydantic import Field
@@ -59,24 +57,21 @@ def embeddings(
         raise ValueError(f"embeddings config model {config.model!r}: use one of {RECIPES}")
     spec = resolve_model(config.model, lake.url, dataset)
     bundle = build_model(spec)
-    summary = embed_partition(lake.url, dataset, bundle, spec.arch, config.batch_size)
-    model_version = _data_version(context, f"{config.model}_model", dataset)
-    curated_version = _data_version(context, "curated_images", dataset)
-    identity = model_identity(bundle)
-    version = hashlib.sha256(f"{identity}:{curated_version}".encode()).hexdigest()[:16]
+    written, index = embed_partition(lake.open(), dataset, bundle, spec.arch, config.batch_size)
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": dg.MetadataValue.int(summary.rows),
-            "dimension": dg.MetadataValue.int(summary.dim),
-            "index": dg.MetadataValue.text(summary.index_type or "none (exact scan)"),
-            "index_build_seconds": dg.MetadataValue.float(summary.index_seconds),
-            "ivf_partitions": dg.MetadataValue.int(summary.num_partitions),
-            "path": dg.MetadataValue.path(summary.uri),
+            **write_summary_metadata(written),
+            "dimension": dg.MetadataValue.int(index.dim),
+            "index": dg.MetadataValue.text(index.index_type or "none (exact scan)"),
+            "index_build_seconds": dg.MetadataValue.float(index.index_seconds),
+            "ivf_partitions": dg.MetadataValue.int(index.num_partitions),
             "model": dg.MetadataValue.text(f"{config.model}_model"),
-            "model_data_version": dg.MetadataValue.text(model_version),
-            "model_identity": dg.MetadataValue.text(identity),
+            "model_data_version": dg.MetadataValue.text(
+                _data_version(context, f"{config.model}_model", dataset)
+            ),
+            "model_identity": dg.MetadataValue.text(model_identity(bundle)),
         },
-        data_version=dg.DataVersion(version),
+        data_version=dg.DataVersion(written.content_hash),
     )
 
 
@@ -99,19 +94,20 @@ def labels(
         parse_templates,
     )
     from cosmoalign.models import ModelSpec, build_model
-    from cosmoalign.search.index import EmbeddingIndex, embeddings_uri
+    from cosmoalign.search.index import EmbeddingIndex
     from cosmoalign.search.run import check_model_matches
 
     dataset = context.partition_key
     names = parse_labels(config.labels)
     templates = parse_templates(config.templates)
-    index = EmbeddingIndex(embeddings_uri(lake.url, dataset))
+    store = lake.open()
+    index = EmbeddingIndex.open(store, dataset)
     bundle = build_model(ModelSpec(index.metadata["model"]))
     check_model_matches(index, bundle)
     ids, vectors = index.vectors()
     probabilities = label_probabilities(bundle, vectors, names, templates)
     table = labels_table(ids, probabilities, names, "object_id")
-    summary = lake.open().write_table(LABELS_TABLE, dataset, table)
+    summary = store.write_table(LABELS_TABLE, dataset, table)
     counts = dict.fromkeys(names, 0)
     for name in table["label"].to_pylist():
         counts[name] += 1
@@ -125,7 +121,7 @@ def labels(
             "templates": dg.MetadataValue.json(templates),
             "model": dg.MetadataValue.text(index.metadata["model"]),
         },
-        data_version=dg.DataVersion(summary.content_hash[:16]),
+        data_version=dg.DataVersion(summary.content_hash),
     )
 
 

@@ -2,15 +2,15 @@
 embeddings (Lance, IVF-PQ) or any folder of images (through a content-keyed cache)."""
 
 from cosmoalign.search.folder import FolderEmbeddings, embed_folder, render_file
-from cosmoalign.search.index import EmbeddingIndex, IndexSummary, embeddings_uri
+from cosmoalign.search.index import EMBEDDINGS_TABLE, EmbeddingIndex, IndexSummary
 from cosmoalign.search.partition import embed_partition
 
 __all__ = [
+    "EMBEDDINGS_TABLE",
     "EmbeddingIndex",
     "FolderEmbeddings",
     "IndexSummary",
     "embed_folder",
     "embed_partition",
-    "embeddings_uri",
     "render_file",
 ]

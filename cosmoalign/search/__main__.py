@@ -103,17 +103,18 @@ def _search_folder(args: argparse.Namespace, lake_root: str):
 
 
 def _search_lake(args: argparse.Namespace, lake_root: str):
+    from cosmoalign.lake import Lake
     from cosmoalign.models import build_model
     from cosmoalign.models.spec import ModelSpec
     from cosmoalign.search.folder import render_file
     from cosmoalign.search.gallery import thumbnail
-    from cosmoalign.search.index import EmbeddingIndex, embeddings_uri
+    from cosmoalign.search.index import EmbeddingIndex
     from cosmoalign.search.models import resolve_model
     from cosmoalign.search.run import check_model_matches, image_vector, search_index, text_vector
 
     if not args.framing:
         raise ValueError("--no-framing applies to --data folders: the lake's images are framed")
-    index = EmbeddingIndex(embeddings_uri(lake_root, args.partition))
+    index = EmbeddingIndex.open(Lake(lake_root), args.partition)
     recorded = index.metadata.get("model", "")
     if args.image is not None and not Path(args.image).is_file() and args.model is None:
         hits = search_index(index, index.vector_of(args.image), args.k)

@@ -1,27 +1,31 @@
 """Image embeddings of a lake partition as a Lance dataset with a vector index.
 
-Layout: ``<lake root>/embeddings/<partition>.lance`` with columns ``object_id``, ``label_name``,
+The ``embeddings`` table of the lake (``<lake root>/embeddings/<partition>.lance``, written by
+:class:`~cosmoalign.lake.Lake` like every table) has columns ``object_id``, ``label_name``,
 ``split``, ``thumbnail`` (a small JPEG of the framed galaxy, for galleries) and ``vector`` (the
 L2-normalised image embedding). The model that made the vectors is recorded in the schema
 metadata, so a query from another model is refused instead of silently meaningless.
 
 Partitions of at least :data:`MIN_INDEXED_ROWS` rows get an IVF-PQ index on ``vector`` (cosine
 metric); queries probe :data:`NPROBES` lists and re-rank ``refine_factor`` times ``k``
-candidates on the full vectors. Smaller partitions are scanned exactly. A rewrite is a new Lance
-version committed atomically, so readers see the old or the new table, never a mix.
+candidates on the full vectors. Smaller partitions are scanned exactly. The index is built on
+the version the lake just committed and is itself one more commit, so readers see the table
+unindexed (exact, slower) or indexed, never half an index.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import lance
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from cosmoalign.lake import Lake
 
 EMBEDDINGS_TABLE = "embeddings"
 MIN_INDEXED_ROWS = 1024
@@ -32,11 +36,6 @@ REFINE_FACTOR = 10
 METRIC = "cosine"
 INDEX_TYPE = "IVF_PQ"
 VECTOR = "vector"
-
-
-def embeddings_uri(lake_root: str, partition: str) -> str:
-    """Where the embeddings of one lake partition live."""
-    return f"{str(lake_root).rstrip('/')}/{EMBEDDINGS_TABLE}/{partition}.lance"
 
 
 def embeddings_schema(dim: int, metadata: Mapping[str, str] | None = None) -> pa.Schema:
@@ -61,7 +60,7 @@ def vector_array(vectors: np.ndarray) -> pa.FixedSizeListArray:
 
 @dataclass(frozen=True)
 class IndexSummary:
-    """What :func:`write_embeddings` committed."""
+    """The vector index of an embeddings dataset."""
 
     uri: str
     rows: int
@@ -71,16 +70,6 @@ class IndexSummary:
     index_seconds: float
     num_partitions: int
     num_sub_vectors: int
-
-
-def write_embeddings(
-    uri: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]
-) -> IndexSummary:
-    """Write ``batches`` (streamed, not held in memory) as the dataset at ``uri``, replacing
-    any previous version, then build its vector index."""
-    reader = pa.RecordBatchReader.from_batches(schema, iter(batches))
-    dataset = lance.write_dataset(reader, uri, mode="overwrite")
-    return build_vector_index(dataset)
 
 
 def build_vector_index(dataset: lance.LanceDataset) -> IndexSummary:
@@ -108,14 +97,19 @@ def build_vector_index(dataset: lance.LanceDataset) -> IndexSummary:
 class EmbeddingIndex:
     """A committed embeddings dataset, opened for queries."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, dataset: lance.LanceDataset) -> None:
+        self.dataset = dataset
+        self.uri = dataset.uri
+
+    @classmethod
+    def open(cls, lake: Lake, partition: str) -> EmbeddingIndex:
+        """The newest embeddings of a lake partition."""
         try:
-            self.dataset = lance.dataset(uri)
-        except (ValueError, OSError) as exc:
+            return cls(lake.dataset(EMBEDDINGS_TABLE, partition))
+        except FileNotFoundError as exc:
             raise FileNotFoundError(
-                f"no embeddings at {uri}: materialize the embeddings asset of this partition"
-            ) from exc
-        self.uri = uri
+                f"{exc}: materialize the embeddings asset of partition {partition!r}"
+            ) from None
 
     @property
     def metadata(self) -> dict[str, str]:

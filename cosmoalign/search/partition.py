@@ -10,39 +10,42 @@ from cosmoalign.evaluate.embed import embed_images, model_identity
 from cosmoalign.framing import crop
 from cosmoalign.imaging import decode_png, encode_png
 from cosmoalign.ingest import CURATED_TABLE
-from cosmoalign.lake import Lake
+from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.models.spec import ClipBundle
 from cosmoalign.search.gallery import thumbnail
 from cosmoalign.search.index import (
+    EMBEDDINGS_TABLE,
     IndexSummary,
+    build_vector_index,
     embeddings_schema,
-    embeddings_uri,
     vector_array,
-    write_embeddings,
 )
 
 _COLUMNS = ["object_id", "label_name", "split", "image_png", "frame"]
 
 
 def embed_partition(
-    lake_root: str,
+    lake: Lake,
     partition: str,
     bundle: ClipBundle,
     model: str,
     batch_size: int = 64,
     device: str | None = None,
-) -> IndexSummary:
+) -> tuple[WriteSummary, IndexSummary]:
     """Embed each curated image, cropped to its recorded galaxy-centred frame (as training and
-    evaluation see it), into ``<lake>/embeddings/<partition>.lance`` and index it.
+    evaluation see it), into the lake's ``embeddings`` table (streamed: one batch in memory),
+    then index the committed version. Returns the write's and the index's summaries.
 
     ``model`` is the spec ``bundle`` was built from (e.g. ``local-dir:/path``), recorded with the
     model's identity so queries can load the same model and are checked against it."""
-    lake = Lake(lake_root)
     dim = int(bundle.model_cfg["embed_dim"])
     metadata = {"model": model, "model_identity": model_identity(bundle), "view": "framed"}
     schema = embeddings_schema(dim, metadata)
-    batches = _embedded_batches(lake, partition, bundle, schema, batch_size, device)
-    return write_embeddings(embeddings_uri(lake_root, partition), schema, batches)
+    with lake.writer(EMBEDDINGS_TABLE, partition, schema) as writer:
+        for batch in _embedded_batches(lake, partition, bundle, schema, batch_size, device):
+            writer.write_table(batch)
+    index = build_vector_index(lake.dataset(EMBEDDINGS_TABLE, partition))
+    return writer.summary, index
 
 
 def _embedded_batches(

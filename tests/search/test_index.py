@@ -17,7 +17,7 @@ from cosmoalign.ingest import CURATED_TABLE
 from cosmoalign.lake import Lake
 from cosmoalign.models import ClipBundle, ModelSpec, build_model, export_open_clip
 from cosmoalign.schema import IMAGE_SCHEMA, ORIGINAL
-from cosmoalign.search import EmbeddingIndex, embed_partition, embeddings_uri
+from cosmoalign.search import EMBEDDINGS_TABLE, EmbeddingIndex, embed_partition
 from cosmoalign.search.__main__ import main
 from cosmoalign.search.index import (
     MIN_INDEXED_ROWS,
@@ -57,7 +57,7 @@ def test_ivf_pq_index_finds_the_exact_neighbours(tmp_path: Path) -> None:
     summary = build_vector_index(write_vectors(str(tmp_path / "big.lance"), vectors))
     assert summary.index_type == "IVF_PQ" and summary.rows == len(vectors)
     assert summary.num_partitions == round(np.sqrt(len(vectors))) and summary.num_sub_vectors == 4
-    index = EmbeddingIndex(summary.uri)
+    index = EmbeddingIndex(lance.dataset(summary.uri))
     assert index.indexed and index.metadata == {"model": "none"}
     recall = []
     for q in range(0, len(vectors), 97):
@@ -73,7 +73,7 @@ def test_small_partitions_are_scanned_exactly(tmp_path: Path) -> None:
     vectors = clustered(300, 16, seed=1)
     summary = build_vector_index(write_vectors(str(tmp_path / "small.lance"), vectors))
     assert summary.index_type is None
-    index = EmbeddingIndex(summary.uri)
+    index = EmbeddingIndex(lance.dataset(summary.uri))
     assert not index.indexed
     query = clustered(1, 16, seed=2)[0]
     found = index.search(query, 7)
@@ -117,17 +117,17 @@ def real_lake(tmp_path_factory: pytest.TempPathFactory, galaxies: Path) -> str:
 @pytest.fixture(scope="module")
 def indexed_lake(real_lake: str, offline_export: Path, offline: ClipBundle):
     """The real lake with its partition embedded by the offline default."""
-    return embed_partition(real_lake, PARTITION, offline, f"local-dir:{offline_export}")
+    return embed_partition(Lake(real_lake), PARTITION, offline, f"local-dir:{offline_export}")
 
 
 def test_lake_partition_is_embedded_and_searched_by_object_id_and_text(
     capsys, real_lake: str, indexed_lake, offline_export: Path, offline: ClipBundle
 ) -> None:
     spec = f"local-dir:{offline_export}"
-    summary = indexed_lake
-    assert summary.uri == embeddings_uri(real_lake, PARTITION)
-    assert (summary.rows, summary.dim, summary.index_type) == (12, 256, None)
-    index = EmbeddingIndex(summary.uri)
+    written, summary = indexed_lake
+    assert summary.uri == written.path == Lake(real_lake).path(EMBEDDINGS_TABLE, PARTITION)
+    assert (written.rows, summary.rows, summary.dim, summary.index_type) == (12, 12, 256, None)
+    index = EmbeddingIndex.open(Lake(real_lake), PARTITION)
     assert index.metadata["model"] == spec
 
     stored = index.dataset.to_table(columns=["object_id", "label_name"]).to_pylist()

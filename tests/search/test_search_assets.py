@@ -13,7 +13,7 @@ from assets.ingest import curated, raw
 from assets.search import embedding
 from cosmoalign.lake import Lake
 from cosmoalign.models import ModelSpec, build_model, export_open_clip
-from cosmoalign.search import EmbeddingIndex, embeddings_uri
+from cosmoalign.search import EMBEDDINGS_TABLE, EmbeddingIndex
 from resources import LakeResource, SurveySources
 from resources.sources import LocalFolderConfig
 from tests.dagster_env import repo_instance
@@ -60,8 +60,9 @@ def test_embeddings_and_labels_assets_follow_the_model(tmp_path: Path, galaxies:
         meta = event.metadata
         assert meta["dagster/row_count"].value == 10 and meta["dimension"].value == 32
         assert meta["index"].value == "none (exact scan)"
-        assert meta["path"].value == embeddings_uri(str(lake), "local")
-        index = EmbeddingIndex(meta["path"].value)
+        store = Lake(str(lake))
+        assert meta["path"].value == store.path(EMBEDDINGS_TABLE, "local")
+        index = EmbeddingIndex.open(store, "local")
         assert index.metadata["model_identity"] == meta["model_identity"].value
 
         table = Lake(str(lake)).read("labels", "local")
@@ -77,7 +78,5 @@ def test_embeddings_and_labels_assets_follow_the_model(tmp_path: Path, galaxies:
         [again] = second.asset_materializations_for_node("embeddings")
         versions = [e.tags["dagster/data_version"] for e in (event, again)]
         assert versions[0] != versions[1]
-        assert (
-            EmbeddingIndex(meta["path"].value).metadata["model_identity"]
-            != index.metadata["model_identity"]
-        )
+        changed = EmbeddingIndex.open(store, "local").metadata["model_identity"]
+        assert changed != index.metadata["model_identity"]
