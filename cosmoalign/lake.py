@@ -172,9 +172,19 @@ class Lake:
         batch_size: int = 1024,
         version: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """Stream a partition's rows in order, in record batches, without loading it whole."""
+        """Stream a partition's rows in order, in record batches, without loading it whole.
+
+        Read-ahead is one data file and two batches: with Lance's defaults (four files, sixteen
+        batches) the resident memory of a scan of image rows grew with the table (measured: 526
+        MiB at 20k rows of 30 KB, 710 MiB at 40k; 357 and 372 MiB with this read-ahead)."""
         dataset = self.dataset(table, partition, version)
-        yield from dataset.to_batches(columns=columns, batch_size=batch_size, scan_in_order=True)
+        yield from dataset.to_batches(
+            columns=columns,
+            batch_size=batch_size,
+            scan_in_order=True,
+            fragment_readahead=1,
+            batch_readahead=2,
+        )
 
     def read(
         self,
