@@ -62,6 +62,38 @@ CAPTION_SCHEMA = pa.schema(
     ]
 )
 
+MEASUREMENT_SCHEMA = pa.schema(
+    [
+        pa.field("object_id", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("image_sha256", pa.string(), nullable=False),
+        pa.field("frame", pa.list_(pa.int32(), 4), nullable=False),
+        pa.field("measurement_version", pa.string(), nullable=False),
+        pa.field("detected", pa.bool_(), nullable=False),
+        pa.field("frame_share", pa.float64(), nullable=False),
+        pa.field("center_x", pa.float64(), nullable=False),
+        pa.field("center_y", pa.float64(), nullable=False),
+        pa.field("r_half", pa.float64(), nullable=False),
+        pa.field("semi_major", pa.float64(), nullable=False),
+        pa.field("ellipticity", pa.float64(), nullable=False),
+        pa.field("position_angle", pa.float64(), nullable=False),
+        pa.field("concentration", pa.float64(), nullable=False),
+        pa.field("asymmetry", pa.float64(), nullable=False),
+        pa.field("colour", pa.float64(), nullable=False),
+        pa.field("surface_brightness", pa.float64(), nullable=False),
+        pa.field("n_neighbours", pa.int32(), nullable=False),
+        pa.field("spiral_probability", pa.float64(), nullable=False),
+        pa.field("galaxy_type", pa.string()),
+        pa.field("bulge", pa.bool_(), nullable=False),
+        pa.field("companion", pa.bool_(), nullable=False),
+        pa.field("region_boxes", pa.list_(pa.list_(pa.int32(), 4)), nullable=False),
+        pa.field("region_texts", pa.list_(pa.string()), nullable=False),
+        pa.field("region_scores", pa.list_(pa.float32()), nullable=False),
+    ]
+)
+"""One row per captioned image: the galaxy measured once (see cosmoalign.captions.measurement);
+lengths and boxes in image pixels; ``galaxy_type`` is null when nothing was detected."""
+
 REGION_SCHEMA = pa.schema(
     [
         pa.field("object_id", pa.string(), nullable=False),

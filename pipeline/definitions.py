@@ -10,7 +10,7 @@ import os
 
 import dagster as dg
 
-from assets.captions import captions, regions, symbols
+from assets.captions import captions, measurements, regions, symbols
 from assets.evaluation import comparison, evaluations
 from assets.ingest import balanced, curated, raw
 from assets.search import embedding
@@ -52,6 +52,7 @@ defs = dg.Definitions(
             raw,
             curated,
             balanced,
+            measurements,
             captions,
             regions,
             symbols,

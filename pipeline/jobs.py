@@ -25,8 +25,9 @@ ingest = dg.define_asset_job(
 
 recaption = dg.define_asset_job(
     "recaption",
-    selection=dg.AssetSelection.assets("captions", "regions", "training_pairs"),
+    selection=dg.AssetSelection.assets("measurements", "captions", "regions", "training_pairs"),
     tags=DEFAULT_PARTITION_TAG,
-    description="Caption again only the rows whose captioner version or prompt is stale, and "
-    "rebuild the training pairs: models trained on older captions then show as stale.",
+    description="Caption again only the rows whose captioner version or prompt is stale (measuring "
+    "only new or stale images: a new phrasing measures nothing), and rebuild the training pairs: "
+    "models trained on older captions then show as stale.",
 )

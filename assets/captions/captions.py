@@ -11,6 +11,7 @@ from cosmoalign.captions.factory import build_captioner
 from cosmoalign.captions.table import CAPTIONS_TABLE, caption_partition
 from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.preview import thumbnail_png
+from cosmoalign.progress import Tick
 from resources import AccelerateLauncher, LakeResource
 
 LAUNCH_MODES = ("auto", "in_process", "subprocess")
@@ -38,14 +39,15 @@ class CaptionParams(dg.Config):
     group_name="captions",
     kinds={"lance"},
     code_version="1",
-    deps=["balanced_images", "curated_images"],
+    deps=["balanced_images", "curated_images", "measurements"],
     check_specs=[
         dg.AssetCheckSpec("no_empty_caption", asset="captions"),
         dg.AssetCheckSpec("duplicate_caption_rate", asset="captions"),
     ],
     description="One caption per training and held-out image: label text plus a generated "
-    "description, stamped with captioner name, version and prompt hash. Only missing or stale "
-    "rows are captioned again.",
+    "description, stamped with captioner name, version and prompt hash. The morphology "
+    "captioner phrases the stored measurements (no pixels); BLIP/MLLM caption only missing or "
+    "stale rows again.",
 )
 def captions(
     context: dg.AssetExecutionContext,
@@ -112,8 +114,8 @@ def _caption_here(
         config.captioner, config.model, config.prompt, config.batch_size, config.seed
     )
 
-    def progress(done: int, rate: float) -> None:
-        context.log.info(f"captioned {done} rows ({rate:.1f} rows/s)")
+    def progress(tick: Tick) -> None:
+        context.log.info(tick.describe("captioned"))
 
     result = caption_partition(store, context.partition_key, captioner, config.batch_size, progress)
     info = captioner.info

@@ -12,19 +12,20 @@ from resources import LakeResource
     group_name="captions",
     kinds={"lance"},
     code_version="1",
-    deps=["balanced_images", "curated_images", "captions"],
+    deps=["balanced_images", "curated_images", "captions", "measurements"],
     description="Per image: boxes of its parts (core, disc, bar, arms, companions, field stars) "
-    "from segmentation, each with a description and a score; an MLLM captioner's listed "
-    "features are grounded in those boxes.",
+    "copied from the measurements, each with a description and a score; an MLLM captioner's "
+    "listed features are grounded in those boxes.",
 )
 def regions(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Describe the regions of one dataset's captioned images."""
     from cosmoalign.captions.region_table import regions_partition
 
-    def progress(done: int, rate: float) -> None:
-        context.log.info(f"described the regions of {done} rows ({rate:.1f} rows/s)")
-
-    summary, kinds = regions_partition(lake.open(), context.partition_key, progress=progress)
+    summary, kinds = regions_partition(
+        lake.open(),
+        context.partition_key,
+        progress=lambda tick: context.log.info(tick.describe("described the regions of")),
+    )
     return dg.MaterializeResult(
         metadata={
             **write_summary_metadata(summary),

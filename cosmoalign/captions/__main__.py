@@ -31,12 +31,12 @@ def main(argv: list[str] | None = None) -> None:
 
     captioner = build_captioner(args.captioner, args.model, args.prompt, args.batch_size, args.seed)
     with open_reporter(is_main_process=True) as reporter:
-
-        def progress(done: int, rate: float) -> None:
-            reporter.info(f"captioned {done} rows ({rate:.1f} rows/s)")
-
         result = caption_partition(
-            Lake(args.lake), args.partition, captioner, args.batch_size, progress
+            Lake(args.lake),
+            args.partition,
+            captioner,
+            args.batch_size,
+            lambda tick: reporter.info(tick.describe("captioned")),
         )
         info = captioner.info
         metadata = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -54,4 +54,18 @@ class Captioner(Protocol):
         self, images: Sequence[np.ndarray], labels: Sequence[str | None] | None = None
     ) -> list[str]:
         """One description per image, in order."""
+        ...
+
+
+@runtime_checkable
+class MeasurementCaptioner(Protocol):
+    """A captioner that phrases stored measurements (rows of the ``measurements`` table) and
+    never needs the pixels: recaptioning with it measures nothing again."""
+
+    info: CaptionerInfo
+
+    def caption_measurements(
+        self, rows: Sequence[dict], labels: Sequence[str | None] | None = None
+    ) -> list[str]:
+        """One description per measurement row, in order."""
         ...

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cosmoalign.captions.measure import Morphology, Segmentation, smooth_model_residual
+from cosmoalign.captions.measure import Morphology, Residual, Segmentation, smooth_model_residual
 
 ELLIPTICAL, LENTICULAR, SPIRAL = "elliptical", "lenticular", "spiral"
 EDGE_ON, MERGING, IRREGULAR, UNCERTAIN = "edge-on disk", "merging", "irregular", "uncertain"
@@ -55,9 +55,10 @@ class GalaxyType:
     """An extended neighbour (a galaxy, not a star) close to the central one."""
 
 
-def spiral_probability(seg: Segmentation, m: Morphology) -> float:
-    """P(spiral) of the central galaxy from the logistic model above."""
-    residual, zone = smooth_model_residual(seg, m)
+def spiral_probability(seg: Segmentation, m: Morphology, model: Residual | None = None) -> float:
+    """P(spiral) of the central galaxy from the logistic model above (``model``: its
+    :func:`smooth_model_residual` when already computed)."""
+    residual, zone = model or smooth_model_residual(seg, m)
     total = max(float(seg.smooth[seg.labels == seg.main.label].sum()), 1e-12)
     excess = zone & (residual > _RESIDUAL_SIGMA * seg.noise)
     features = np.array(
@@ -74,11 +75,12 @@ def spiral_probability(seg: Segmentation, m: Morphology) -> float:
     return float(1 / (1 + np.exp(-(features @ _SPIRAL_WEIGHTS + _SPIRAL_BIAS))))
 
 
-def classify(seg: Segmentation, m: Morphology) -> GalaxyType:
-    """The galaxy type of a measured cutout (``uncertain`` where the evidence is weak)."""
+def classify(seg: Segmentation, m: Morphology, residual: Residual | None = None) -> GalaxyType:
+    """The galaxy type of a measured cutout (``uncertain`` where the evidence is weak);
+    ``residual`` is its :func:`smooth_model_residual` when already computed."""
     if not m.detected or seg.main is None:
         return GalaxyType(UNCERTAIN, 0.0, False, False)
-    p_spiral = spiral_probability(seg, m)
+    p_spiral = spiral_probability(seg, m, residual)
     neighbours = [s for s in seg.sources if s.label != seg.main.label]
     extended = [s for s in neighbours if s.effective_radius > _POINT_RADIUS]
     near, far = (limit * max(m.semi_major, 1.0) for limit in _MERGER_SEPARATION)

@@ -7,7 +7,6 @@ import hashlib
 import re
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from functools import partial
 
 import numpy as np
 
@@ -20,11 +19,9 @@ from cosmoalign.captions.galaxy_type import (
     MERGING,
     SPIRAL,
     UNCERTAIN,
-    classify,
 )
-from cosmoalign.captions.measure import Segmentation, measure_segmentation
+from cosmoalign.captions.measurement import MEASUREMENT_VERSION, Measurement, measure_image
 from cosmoalign.captions.vocabulary import label_words
-from cosmoalign.framing import framed_segmentation
 from cosmoalign.parallel import pool_map, process_pool
 
 # Phrasings per fact; each is formatted with the measured words. Editing them changes the hash.
@@ -96,11 +93,14 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 
 
 class MorphologyCaptioner:
-    """Describes each galaxy from its measurements; the phrasing is chosen by a hash.
+    """Describes each galaxy from its measurements; the phrasing is chosen by a hash of the
+    image's digest and the seed.
 
-    Images are measured inside their galaxy-centred frame at the framing working size. A row
-    whose label states a type (see :mod:`cosmoalign.captions.vocabulary`) gets no measured type
-    sentence, since the label text already says it; a label that rules a type out demotes it.
+    Lake rows are phrased from the ``measurements`` table (:meth:`caption_measurements`, no
+    pixels); :meth:`caption` measures images first, inside their galaxy-centred frame at the
+    framing working size. A row whose label states a type (see
+    :mod:`cosmoalign.captions.vocabulary`) gets no measured type sentence, since the label text
+    already says it; a label that rules a type out demotes it.
     """
 
     def __init__(self, seed: int = 0, workers: int = 1) -> None:
@@ -108,19 +108,45 @@ class MorphologyCaptioner:
         self.workers = workers
         self._pool: Executor | None = None
         templates = (t for group in TEMPLATES.values() for t in group)
-        self.info = CaptionerInfo("morphology", "2.0", prompt_hash(*templates, f"seed={seed}"))
+        self.info = CaptionerInfo(
+            "morphology",
+            "3.0",
+            prompt_hash(*templates, f"seed={seed}", f"measurement={MEASUREMENT_VERSION}"),
+        )
 
     def caption(
         self, images: Sequence[np.ndarray], labels: Sequence[str | None] | None = None
     ) -> list[str]:
         """One description per uint8 RGB image (label text is joined on by the caller), measured
         on ``workers`` processes (started on first use, stopped by :meth:`close`)."""
-        if labels is not None and len(labels) != len(images):
-            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        labels = _labels_for(images, labels)
         if self.workers > 1 and self._pool is None:
             self._pool = process_pool(self.workers)
-        jobs = zip(images, labels if labels is not None else [None] * len(images), strict=True)
-        return pool_map(self._pool, partial(_describe, self.seed), jobs)
+        measured = pool_map(self._pool, measure_image, images)
+        return [
+            self.phrase(m, hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest(), label)
+            for image, (_, m), label in zip(images, measured, labels, strict=True)
+        ]
+
+    def caption_measurements(
+        self, rows: Sequence[dict], labels: Sequence[str | None] | None = None
+    ) -> list[str]:
+        """One description per ``measurements`` table row, phrased from its numbers alone."""
+        labels = _labels_for(rows, labels)
+        return [
+            self.phrase(Measurement.from_row(row), row["image_sha256"], label)
+            for row, label in zip(rows, labels, strict=True)
+        ]
+
+    def phrase(self, m: Measurement, digest: str, label: str | None = None) -> str:
+        """The sentences for one measured galaxy; ``digest`` (of its image) and the seed pick
+        the phrasings."""
+        choices = iter(hashlib.sha256(f"{digest}:{self.seed}".encode()).digest())
+        text = " ".join(
+            templates[next(choices) % len(templates)].format(**words)
+            for templates, words in _facts(m, label)
+        )
+        return re.sub(r"\ba (?=[aeiou])", "an ", text)
 
     def close(self) -> None:
         """Stop the worker processes, if any were started."""
@@ -128,50 +154,36 @@ class MorphologyCaptioner:
             self._pool.shutdown()
             self._pool = None
 
-    def describe(self, image: np.ndarray, label: str | None = None) -> str:
-        """The sentences for one image, in its own galaxy-centred frame."""
-        digest = hashlib.sha256(np.ascontiguousarray(image).tobytes())
-        digest.update(str(self.seed).encode())
-        choices = iter(digest.digest())
-        frame, seg = framed_segmentation(image)
-        share = (frame[2] - frame[0]) / min(image.shape[:2])
-        text = " ".join(
-            templates[next(choices) % len(templates)].format(**words)
-            for templates, words in _facts(seg, label, share)
-        )
-        return re.sub(r"\ba (?=[aeiou])", "an ", text)
+
+def _labels_for(items: Sequence, labels: Sequence[str | None] | None) -> Sequence[str | None]:
+    if labels is None:
+        return [None] * len(items)
+    if len(labels) != len(items):
+        raise ValueError(f"{len(items)} images but {len(labels)} labels")
+    return labels
 
 
-def _describe(seed: int, job: tuple[np.ndarray, str | None]) -> str:
-    return MorphologyCaptioner(seed).describe(*job)
-
-
-def _facts(
-    seg: Segmentation, label: str | None, frame_share: float
-) -> list[tuple[tuple[str, ...], dict[str, str]]]:
-    """Template groups with the words they need, only for what was measured; ``frame_share`` is
-    the galaxy frame's side as a fraction of the cutout's."""
-    m = measure_segmentation(seg)
+def _facts(m: Measurement, label: str | None) -> list[tuple[tuple[str, ...], dict[str, str]]]:
+    """Template groups with the words they need, only for what was measured."""
     if not m.detected:
         return [(TEMPLATES["empty"], {})]
-    galaxy = classify(seg, m)
     words = label_words(label) if label else None
-    kind = galaxy.kind
+    kind = m.galaxy_type
     if words is not None and (words.kind is not None or kind in words.excludes):
         kind = None if words.kind is not None else UNCERTAIN
     shape = shape_word(m.ellipticity)
     facts = []
     if kind is not None:
-        bulge = "with a central bulge" if galaxy.bulge else "with no obvious bulge"
+        bulge = "with a central bulge" if m.bulge else "with no obvious bulge"
         facts.append((TEMPLATES[kind], {"shape": shape, "bulge": bulge}))
-    facts.append((TEMPLATES["size"], {"size": size_word(frame_share)}))
+    facts.append((TEMPLATES["size"], {"size": size_word(m.frame_share)}))
     if m.ellipticity >= 0.2 and kind != EDGE_ON:
         facts.append((TEMPLATES["orientation"], {"orientation": orientation(m.position_angle)}))
     facts += [
         (TEMPLATES["profile"], {"concentration": concentration_word(m.concentration)}),
         (TEMPLATES["colour"], {"colour": colour_word(m.colour)}),
     ]
-    if galaxy.companion and kind != MERGING:
+    if m.companion and kind != MERGING:
         facts.append((TEMPLATES["companion"], {}))
     return facts
 

@@ -1,50 +1,43 @@
 """The regions table (GRAIN): per image, boxes of its parts with a description and score each.
 
-Boxes come from segmentation; when the captions were written by a multimodal LLM, the features
-it listed are grounded in those boxes (see ``grounding``), so no second MLLM pass is needed.
+Boxes are copied from the ``measurements`` table (each galaxy is segmented once, there); when
+the captions were written by a multimodal LLM, the features it listed are grounded in those
+boxes (see ``grounding``), so no second MLLM pass is needed.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from dataclasses import replace
 
-from cosmoalign.captions.base import Region
 from cosmoalign.captions.grounding import ground_features
+from cosmoalign.captions.images import image_batches, image_ids
+from cosmoalign.captions.measurement import Measurement
+from cosmoalign.captions.measurement_table import current_measurements
 from cosmoalign.captions.mllm import MllmCaptioner, parse_features
-from cosmoalign.captions.regions import describe_regions
-from cosmoalign.captions.table import CAPTIONS_TABLE, Progress, image_batches
-from cosmoalign.framing import WORKING_SIZE, framed
-from cosmoalign.imaging import decode_png
+from cosmoalign.captions.table import CAPTIONS_TABLE
 from cosmoalign.lake import Lake, WriteSummary
-from cosmoalign.parallel import pool_map, worker_pool
+from cosmoalign.progress import Meter, Progress
 from cosmoalign.schema import REGION_SCHEMA
 
 REGIONS_TABLE = "regions"
 SEGMENTATION = "segmentation-2.0"
-_COLUMNS = ["object_id", "split", "image_png", "frame"]
 
 
 def regions_partition(
-    lake: Lake, partition: str, batch_size: int = 64, progress: Progress | None = None
+    lake: Lake, partition: str, batch_size: int = 1024, progress: Progress | None = None
 ) -> tuple[WriteSummary, Counter]:
-    """Describe the regions of every captioned image; returns the write and counts per text.
-
-    ``progress`` is called after each batch with the rows done and the rows per second.
-    """
+    """Describe the regions of every captioned image from its stored measurement; returns the
+    write and the counts per text."""
     features = _mllm_features(lake, partition)
+    ids = image_ids(lake, partition)
+    measured = current_measurements(lake, partition, ids, needed_by="regions")
+    meter = Meter(len(ids), progress)
     kinds: Counter = Counter()
-    done, start = 0, time.perf_counter()
-    with worker_pool() as pool, lake.writer(REGIONS_TABLE, partition, REGION_SCHEMA) as writer:
-        for batch in image_batches(lake, partition, batch_size, _COLUMNS):
+    with lake.writer(REGIONS_TABLE, partition, REGION_SCHEMA) as writer:
+        for batch in image_batches(lake, partition, batch_size, ["object_id", "split"]):
             rows = []
-            found = pool_map(
-                pool,
-                _describe_framed,
-                zip(batch["image_png"].to_pylist(), batch["frame"].to_pylist(), strict=True),
-            )
-            for row, regions in zip(batch.to_pylist(), found, strict=True):
+            for row in batch.to_pylist():
+                regions = list(Measurement.from_row(measured[row["object_id"]]).regions)
                 method = SEGMENTATION
                 if row["object_id"] in features:
                     version, named = features[row["object_id"]]
@@ -62,27 +55,8 @@ def regions_partition(
                     }
                 )
             writer.write_rows(rows)
-            done += len(rows)
-            if progress is not None:
-                progress(done, done / (time.perf_counter() - start))
+            meter.add(len(rows))
     return writer.summary, kinds
-
-
-def _describe_framed(job: tuple[bytes, list[int]]) -> list[Region]:
-    """Regions found in the galaxy's frame at the working size, boxes in the image's pixels."""
-    png, frame = job
-    x0, y0, x1, _ = frame
-    scale = (x1 - x0) / WORKING_SIZE
-    return [
-        replace(
-            region,
-            box=tuple(
-                round(origin + value * scale)
-                for origin, value in zip((x0, y0, x0, y0), region.box, strict=True)
-            ),
-        )
-        for region in describe_regions(framed(decode_png(png), frame, WORKING_SIZE))
-    ]
 
 
 def _mllm_features(lake: Lake, partition: str) -> dict[str, tuple[str, list[str]]]:

@@ -1,4 +1,9 @@
-"""Rule-based region descriptions (GRAIN-style boxes) from the segmentation of a cutout."""
+"""Rule-based region descriptions (GRAIN-style boxes) from the segmentation of a cutout.
+
+They are read off a segmentation and its measurements (see
+:mod:`cosmoalign.captions.measurement`, which segments each galaxy once for its type, its
+caption and its regions).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,10 @@ from scipy import ndimage
 from cosmoalign.captions.base import Region
 from cosmoalign.captions.measure import (
     Morphology,
+    Residual,
     Segmentation,
     Source,
     elliptical_radius,
-    measure_segmentation,
-    segment,
     shape,
     smooth_model_residual,
 )
@@ -27,17 +31,20 @@ _ARM_FRACTION = 0.09  # share of galaxy light in significant residuals that coun
 _ARM_SIGMA = 3.0  # residual significance per pixel of the smoothed image
 
 
-def describe_regions(image: np.ndarray) -> list[Region]:
-    """Boxes for the parts of the central galaxy and the other sources of a uint8 RGB image."""
-    seg = segment(image)
-    if seg.main is None:
+def describe_regions(
+    seg: Segmentation, m: Morphology, residual: Residual | None = None
+) -> list[Region]:
+    """Boxes for the parts of the central galaxy and the other sources of a segmented image.
+
+    ``residual`` is the galaxy's :func:`smooth_model_residual` when already computed.
+    """
+    if seg.main is None or not m.detected:
         return []
-    m = measure_segmentation(seg)
     main = seg.labels == seg.main.label
     regions = [Region(seg.main.box, "the whole galaxy", _clip(seg.main.peak_sigma / 20))]
     regions += _core_and_disc(seg, m, main)
     regions += _bar(seg, m, main)
-    regions += _arms(seg, m, main)
+    regions += _arms(seg, m, main, residual or smooth_model_residual(seg, m))
     regions += [_other(s, seg.main) for s in seg.sources if s.label != seg.main.label]
     return regions
 
@@ -77,10 +84,10 @@ def _bar(seg: Segmentation, m: Morphology, main: np.ndarray) -> list[Region]:
     return [Region(_box(bar), "an elongated central bar", _clip(e_in))]
 
 
-def _arms(seg: Segmentation, m: Morphology, main: np.ndarray) -> list[Region]:
+def _arms(seg: Segmentation, m: Morphology, main: np.ndarray, model: Residual) -> list[Region]:
     """Light left over after removing a smooth elliptical model: arms if 2-fold symmetric and
     not edge-on."""
-    residual, zone = smooth_model_residual(seg, m)
+    residual, zone = model
     if not zone.any():
         return []
     excess = zone & (residual > _ARM_SIGMA * seg.noise)

@@ -5,28 +5,33 @@ everything else (new images, a new captioner version, a changed prompt) is capti
 only the rows that changed are committed (a Lance merge-insert, not a rewrite). The
 images captioned are the training set (``balanced_images``) plus the held-out curated rows, so
 retrieval can be evaluated on val/test captions.
+
+A captioner that phrases measurements (:class:`~cosmoalign.captions.base.MeasurementCaptioner`,
+the morphology default) reads no pixels: every row is phrased again from the ``measurements``
+table, which costs microseconds, and only the rows whose text changed are committed.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from cosmoalign.captions.base import Captioner, CaptionerInfo, compose_caption
+from cosmoalign.captions.base import (
+    Captioner,
+    CaptionerInfo,
+    MeasurementCaptioner,
+    compose_caption,
+)
+from cosmoalign.captions.images import image_batches, image_ids
+from cosmoalign.captions.measurement_table import current_measurements
 from cosmoalign.imaging import decode_png
 from cosmoalign.lake import Lake, WriteSummary
+from cosmoalign.progress import Meter, Progress
 from cosmoalign.schema import CAPTION_SCHEMA
 
 CAPTIONS_TABLE = "captions"
-_IMAGE_COLUMNS = ["object_id", "split", "label_name", "image_png"]
-
-Progress = Callable[[int, float], None]
-"""Called after each batch with (rows captioned so far, rows captioned per second)."""
+_LABEL_COLUMNS = ["object_id", "split", "label_name"]
 
 
 @dataclass(frozen=True)
@@ -47,18 +52,6 @@ def is_current(row: dict | None, info: CaptionerInfo) -> bool:
     )
 
 
-def image_batches(
-    lake: Lake, partition: str, batch_size: int, columns: list[str] | None = None
-) -> Iterator[pa.RecordBatch]:
-    """The rows to caption: the balanced training set, then the held-out curated rows."""
-    columns = columns or _IMAGE_COLUMNS
-    yield from lake.iter_batches("balanced_images", partition, columns, batch_size)
-    for batch in lake.iter_batches("curated_images", partition, columns, batch_size):
-        held_out = batch.filter(pc.not_equal(batch.column("split"), "train"))
-        if held_out.num_rows:
-            yield held_out
-
-
 def existing_captions(lake: Lake, partition: str) -> dict[str, dict]:
     """Stored caption rows by object id (empty when the partition has none yet)."""
     if not lake.exists(CAPTIONS_TABLE, partition):
@@ -74,11 +67,14 @@ def caption_partition(
     progress: Progress | None = None,
 ) -> CaptionResult:
     """(Re)write the captions of one partition, captioning only missing or stale rows and
-    committing only the rows that changed."""
+    committing only the rows that changed; ``progress`` hears of the rows captioned."""
+    if isinstance(captioner, MeasurementCaptioner):
+        return _phrase_partition(lake, partition, captioner, progress)
     info = captioner.info
     stored = existing_captions(lake, partition)
+    ids = image_ids(lake, partition)
+    meter = Meter(sum(not is_current(stored.get(i), info) for i in ids), progress)
     captioned = reused = 0
-    start = time.perf_counter()
     with (
         closing_captioner(captioner),
         lake.writer(CAPTIONS_TABLE, partition, CAPTION_SCHEMA, merge_on="object_id") as writer,
@@ -97,9 +93,34 @@ def caption_partition(
                     out.append(fresh[row["object_id"]])
             writer.write_rows(out)
             captioned += len(stale)
-            if progress is not None and stale:
-                progress(captioned, captioned / (time.perf_counter() - start))
+            meter.add(len(stale))
     return CaptionResult(writer.summary, captioned, reused)
+
+
+def _phrase_partition(
+    lake: Lake, partition: str, captioner: MeasurementCaptioner, progress: Progress | None
+) -> CaptionResult:
+    """Phrase every row again from its stored measurement; commit only the rows that changed."""
+    info = captioner.info
+    ids = image_ids(lake, partition)
+    measured = current_measurements(lake, partition, ids, needed_by="captions")
+    stored = existing_captions(lake, partition)
+    meter = Meter(len(ids), progress)
+    captioned = 0
+    with lake.writer(CAPTIONS_TABLE, partition, CAPTION_SCHEMA, merge_on="object_id") as writer:
+        for batch in image_batches(lake, partition, 1024, _LABEL_COLUMNS):
+            rows = batch.to_pylist()
+            descriptions = captioner.caption_measurements(
+                [measured[row["object_id"]] for row in rows], [row["label_name"] for row in rows]
+            )
+            out = [
+                _caption_row(row, description, info)
+                for row, description in zip(rows, descriptions, strict=True)
+            ]
+            captioned += sum(stored.get(row["object_id"]) != row for row in out)
+            writer.write_rows(out)
+            meter.add(len(rows))
+    return CaptionResult(writer.summary, captioned, len(ids) - captioned)
 
 
 @contextmanager
@@ -116,19 +137,22 @@ def closing_captioner(captioner: Captioner) -> Iterator[Captioner]:
 def _caption(captioner: Captioner, rows: list[dict]) -> dict[str, dict]:
     if not rows:
         return {}
-    info = captioner.info
     images = [decode_png(row["image_png"]) for row in rows]
     descriptions = captioner.caption(images, [row["label_name"] for row in rows])
     return {
-        row["object_id"]: {
-            "object_id": row["object_id"],
-            "split": row["split"],
-            "label_name": row["label_name"],
-            "description": description,
-            "caption": compose_caption(row["label_name"], description),
-            "captioner": info.name,
-            "captioner_version": info.version,
-            "prompt_hash": info.prompt_hash,
-        }
+        row["object_id"]: _caption_row(row, description, captioner.info)
         for row, description in zip(rows, descriptions, strict=True)
+    }
+
+
+def _caption_row(row: dict, description: str, info: CaptionerInfo) -> dict:
+    return {
+        "object_id": row["object_id"],
+        "split": row["split"],
+        "label_name": row["label_name"],
+        "description": description,
+        "caption": compose_caption(row["label_name"], description),
+        "captioner": info.name,
+        "captioner_version": info.version,
+        "prompt_hash": info.prompt_hash,
     }

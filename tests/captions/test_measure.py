@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cosmoalign.captions.measure import measure_galaxy
+from cosmoalign.captions.measure import measure_galaxy, measure_segmentation, segment
 from cosmoalign.imaging import to_rgb8
 from cosmoalign.sources.embedded import NANOMAGGIES_PER_SKY_SIGMA
 from cosmoalign.sources.procedural import GalaxyParams, render_galaxy, sample_params
@@ -82,3 +82,83 @@ def test_empty_images_are_not_detected(image: np.ndarray) -> None:
     m = measure_galaxy(image)
     assert not m.detected
     assert m.image_size == (64, 64)
+
+
+def _real_and_rendered() -> list[np.ndarray]:
+    from PIL import Image
+
+    from cosmoalign.framing import WORKING_SIZE, framed, measure_frame
+    from tests.shared_data import GZ_SPIRALS, require
+
+    paths = sorted((require(GZ_SPIRALS) / "validation" / "spirals").glob("*.jpg"))[:6]
+    real = [np.asarray(Image.open(path).convert("RGB")) for path in paths]
+    real = [framed(rgb, measure_frame(rgb), WORKING_SIZE) for rgb in real]
+    return real + [render(class_id, 40 + class_id)[1] for class_id in (1, 3, 6, 9)]
+
+
+def test_clipped_stats_are_astropys_sigma_clipped_stats() -> None:
+    from astropy.stats import sigma_clipped_stats
+
+    from cosmoalign.captions.measure import clipped_stats
+
+    rng = np.random.default_rng(1)
+    samples = [rng.normal(0, 1, 5000), np.r_[rng.normal(3, 2, 3000), rng.uniform(50, 90, 40)]]
+    samples += [segment(image).smooth.ravel() for image in _real_and_rendered()[:3]]
+    for values in samples:
+        for sigma in (3.0, 5.0):
+            assert clipped_stats(values, sigma) == tuple(
+                float(v) for v in sigma_clipped_stats(values, sigma=sigma)
+            )
+
+
+def test_deblending_peaks_are_scikit_images_peak_local_max() -> None:
+    from scipy import ndimage
+    from skimage.feature import peak_local_max
+
+    from cosmoalign.captions.measure import _local_peaks
+
+    for image in _real_and_rendered():
+        seg = segment(image)
+        broad = ndimage.gaussian_filter(seg.flux, 3.0)
+        components, _ = ndimage.label(seg.smooth > 2 * seg.noise)
+        expected = peak_local_max(broad, min_distance=2, labels=components).tolist()
+        assert _local_peaks(broad, components, 2) == expected
+
+
+def test_asymmetry_is_the_minimum_over_rotations_about_nine_centres() -> None:
+    from cosmoalign.captions.measure import _asymmetry
+
+    for image in _real_and_rendered():
+        seg = segment(image)
+        m = measure_segmentation(seg)
+        main = seg.labels == seg.main.label
+        assert _asymmetry(seg.flux, main, m.center) == pytest.approx(
+            _asymmetry_one_centre_at_a_time(seg.flux, main, m.center), abs=1e-12
+        )
+
+
+def _asymmetry_one_centre_at_a_time(
+    flux: np.ndarray, mask: np.ndarray, center: tuple[float, float]
+) -> float:
+    """Conselice asymmetry the direct way: rotate the whole image about each centre."""
+    from scipy import ndimage
+
+    border = np.ones(flux.shape, bool)
+    width = max(2, min(flux.shape) // 8)
+    border[width:-width, width:-width] = False
+    background = flux[border]
+    bg_per_pixel = np.abs(background - background[::-1]).mean()
+    best = np.inf
+    for ox in (-0.5, 0.0, 0.5):
+        for oy in (-0.5, 0.0, 0.5):
+            offset = (2 * (center[1] + oy), 2 * (center[0] + ox))
+            rotated = ndimage.affine_transform(flux, -np.eye(2), offset=offset, order=1)
+            mirrored = ndimage.affine_transform(
+                mask.astype(float), -np.eye(2), offset=offset, order=0
+            ).astype(bool)
+            region = mask | mirrored
+            total = np.abs(flux[region]).sum()
+            if total > 0:
+                residual = np.abs(flux[region] - rotated[region]).sum()
+                best = min(best, (residual - bg_per_pixel * region.sum()) / total)
+    return float(max(best, 0.0)) if np.isfinite(best) else 0.0

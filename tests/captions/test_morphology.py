@@ -61,6 +61,33 @@ def test_empty_image_claims_nothing() -> None:
 
 def test_info_is_stable() -> None:
     info = MorphologyCaptioner().info
-    assert info.name == "morphology" and info.version == "2.0"
+    assert info.name == "morphology" and info.version == "3.0"
     assert info == MorphologyCaptioner().info and len(info.prompt_hash) == 16
     assert MorphologyCaptioner(seed=5).info.prompt_hash != info.prompt_hash
+
+
+def test_stored_measurement_rows_phrase_exactly_like_the_images_they_came_from() -> None:
+    import hashlib
+
+    import pyarrow as pa
+
+    from cosmoalign.captions.measurement import measure_image
+    from cosmoalign.schema import MEASUREMENT_SCHEMA
+
+    captioner = MorphologyCaptioner(seed=4)
+    images = [render(c, 7)[1] for c in (2, 5, 8)] + [np.zeros((32, 32, 3), np.uint8)]
+    labels = [None, "non_spirals", None, "barred spiral"]
+    rows = []
+    for index, image in enumerate(images):
+        frame, m = measure_image(image)
+        digest = hashlib.sha256(image.tobytes()).hexdigest()
+        rows.append(m.row(f"g{index}", "train", digest, frame))
+    stored = pa.Table.from_pylist(rows, MEASUREMENT_SCHEMA).to_pylist()
+    texts = captioner.caption_measurements(stored, labels)
+    assert texts == captioner.caption(images, labels)
+    assert (
+        "no clear galaxy" in texts[-1]
+        or "no significant source" in texts[-1]
+        or ("background noise" in texts[-1])
+    )
+    assert texts != MorphologyCaptioner(seed=5).caption_measurements(stored, labels)

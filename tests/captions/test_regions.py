@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from cosmoalign.captions.base import Region
+from cosmoalign.captions.measure import measure_segmentation, segment
 from cosmoalign.captions.regions import describe_regions
 from tests.captions.test_measure import SIZE, render
 
 
+def _regions(image: np.ndarray) -> list[Region]:
+    seg = segment(image)
+    return describe_regions(seg, measure_segmentation(seg))
+
+
 def _texts(image: np.ndarray) -> list[str]:
-    return [r.text for r in describe_regions(image)]
+    return [r.text for r in _regions(image)]
 
 
 def test_boxes_and_scores_are_valid() -> None:
     for class_id in range(10):
-        regions = describe_regions(render(class_id, 30 + class_id)[1])
+        regions = _regions(render(class_id, 30 + class_id)[1])
         assert regions and regions[0].text == "the whole galaxy"
         for region in regions:
             x0, y0, x1, y1 = region.box
@@ -41,7 +48,7 @@ def test_smooth_galaxy_has_no_arms_or_bar_but_spiral_has_arms() -> None:
 
 
 def test_empty_image_has_no_regions() -> None:
-    assert describe_regions(np.zeros((48, 48, 3), np.uint8)) == []
+    assert _regions(np.zeros((48, 48, 3), np.uint8)) == []
 
 
 def test_real_hst_cutouts_get_well_formed_regions() -> None:
@@ -53,7 +60,7 @@ def test_real_hst_cutouts_get_well_formed_regions() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         for cutout in hst_cutouts(size=128, max_items=120):
-            for region in describe_regions(cutout.image):
+            for region in _regions(cutout.image):
                 x0, y0, x1, y1 = region.box
                 assert 0 <= x0 < x1 <= 128 and 0 <= y0 < y1 <= 128, cutout.object_id
                 assert 0.0 <= region.score <= 1.0

@@ -14,6 +14,7 @@ ASSETS = (
     "raw_images",
     "curated_images",
     "balanced_images",
+    "measurements",
     "captions",
     "regions",
     "symbols",

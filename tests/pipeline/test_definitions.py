@@ -29,9 +29,10 @@ def test_lineage_runs_raw_to_curated_to_balanced():
     }
     assert parents["curated_images"] == {"raw_images"}
     assert parents["balanced_images"] == {"curated_images"}
-    assert parents["captions"] == {"balanced_images", "curated_images"}
+    assert parents["measurements"] == {"balanced_images", "curated_images"}
+    assert parents["captions"] == {"balanced_images", "curated_images", "measurements"}
     assert parents["symbols"] == {"curated_images"}
-    assert parents["regions"] == {"balanced_images", "curated_images", "captions"}
+    assert parents["regions"] == {"balanced_images", "curated_images", "captions", "measurements"}
     assert parents["training_pairs"] == {
         "balanced_images",
         "curated_images",
@@ -53,7 +54,7 @@ def test_model_assets_sit_in_the_gpu_pool():
 def test_recaption_job_and_its_weekly_schedule():
     job = defs.resolve_job_def("recaption")
     keys = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
-    assert keys == {"captions", "regions", "training_pairs"}
+    assert keys == {"measurements", "captions", "regions", "training_pairs"}
     schedule = defs.resolve_schedule_def("weekly_recaption")
     assert (schedule.cron_schedule, schedule.job_name) == ("0 3 * * 1", "recaption")
 

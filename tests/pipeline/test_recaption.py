@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
-from assets.captions import captions, regions, symbols
+from assets.captions import captions, measurements, regions, symbols
 from assets.ingest import balanced, curated, raw
 from pipeline.definitions import defs
 from pipeline.schedules import weekly_recaption
@@ -18,7 +18,9 @@ MONDAY = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
 def _materialize_all(instance, lake_root: str) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        dg.load_assets_from_modules([raw, curated, balanced, captions, regions, symbols]),
+        dg.load_assets_from_modules(
+            [raw, curated, balanced, measurements, captions, regions, symbols]
+        ),
         partition_key="embedded",
         instance=instance,
         resources={
@@ -69,9 +71,12 @@ def test_schedule_requests_one_run_per_captioned_dataset_and_recaption_reuses_cu
         )
         assert run.success
         again = _latest(instance, "captions")
+        assert _latest(instance, "measurements").metadata["measured"].value == 0
         assert again.metadata["captioned"].value == 0
         assert again.metadata["reused"].value == captioned.metadata["dagster/row_count"].value
         assert again.tags["dagster/data_version"] == captioned.tags["dagster/data_version"]
+        # nothing changed, so the merge-insert committed nothing: the same Lance version
+        assert again.metadata["lance_version"] == captioned.metadata["lance_version"]
         checks = {c.check_name: c.passed for c in first.get_asset_check_evaluations()}
         assert checks["no_empty_caption"] and checks["duplicate_caption_rate"]
 

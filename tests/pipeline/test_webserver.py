@@ -27,9 +27,10 @@ def test_web_ui_shows_materialized_assets_with_lineage(webserver: Webserver):
         "raw_images": [],
         "curated_images": ["raw_images"],
         "balanced_images": ["curated_images"],
-        "captions": ["balanced_images", "curated_images"],
+        "measurements": ["balanced_images", "curated_images"],
+        "captions": ["balanced_images", "curated_images", "measurements"],
         "symbols": ["curated_images"],
-        "regions": ["balanced_images", "captions", "curated_images"],
+        "regions": ["balanced_images", "captions", "curated_images", "measurements"],
         "training_pairs": sorted(
             ["balanced_images", "captions", "curated_images", "regions", "symbols"]
         ),
