@@ -34,11 +34,10 @@ from cosmoalign.captions.galaxy_type import (
     MERGING,
     SPIRAL,
     TYPES,
-    classify,
+    UNCERTAIN,
 )
-from cosmoalign.captions.measure import measure_segmentation
+from cosmoalign.captions.measurement import measure_image
 from cosmoalign.captions.vocabulary import label_words
-from cosmoalign.framing import framed_segmentation
 from cosmoalign.imaging import decode_payload, to_rgb8
 from cosmoalign.sources.embedded import EmbeddedSource
 from cosmoalign.sources.local import fits_bands
@@ -50,10 +49,10 @@ SMOOTH = (ELLIPTICAL, LENTICULAR)
 
 
 def galaxy_type(rgb: np.ndarray) -> tuple[str, float]:
-    """The captioner's type statement for one image and its spiral probability."""
-    _, seg = framed_segmentation(rgb)
-    found = classify(seg, measure_segmentation(seg))
-    return found.kind, found.spiral_probability
+    """The captioner's type statement for one image (from its measurement, as the captions
+    table gets it) and its spiral probability; an image with nothing detected is untyped."""
+    _, m = measure_image(rgb)
+    return m.galaxy_type or UNCERTAIN, m.spiral_probability
 
 
 def _load(path: Path) -> np.ndarray:
