@@ -73,14 +73,14 @@ class IndexSummary:
 
 
 def build_vector_index(dataset: lance.LanceDataset) -> IndexSummary:
-    """An IVF-PQ index on ``vector`` (about sqrt(N) lists, 8 dimensions per PQ sub-vector)
+    """An IVF-PQ index on ``vector`` (about sqrt(N) lists, 4 dimensions per PQ sub-vector)
     when the dataset has at least :data:`MIN_INDEXED_ROWS` rows."""
     rows = dataset.count_rows()
     dim = dataset.schema.field(VECTOR).type.list_size
     if rows < MIN_INDEXED_ROWS:
         return IndexSummary(dataset.uri, rows, dim, None, 0.0, 0, 0)
     partitions = max(1, min(4096, round(math.sqrt(rows))))
-    sub_vectors = next(dim // step for step in (8, 4, 2, 1) if dim % step == 0)
+    sub_vectors = next(dim // step for step in (4, 2, 1) if dim % step == 0)
     started = time.perf_counter()
     dataset.create_index(
         VECTOR,

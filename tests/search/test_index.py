@@ -56,7 +56,7 @@ def test_ivf_pq_index_finds_the_exact_neighbours(tmp_path: Path) -> None:
     vectors = clustered(MIN_INDEXED_ROWS + 500, 32)
     summary = build_vector_index(write_vectors(str(tmp_path / "big.lance"), vectors))
     assert summary.index_type == "IVF_PQ" and summary.rows == len(vectors)
-    assert summary.num_partitions == round(np.sqrt(len(vectors))) and summary.num_sub_vectors == 4
+    assert summary.num_partitions == round(np.sqrt(len(vectors))) and summary.num_sub_vectors == 8
     index = EmbeddingIndex(lance.dataset(summary.uri))
     assert index.indexed and index.metadata == {"model": "none"}
     recall = []
