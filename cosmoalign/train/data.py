@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import multiprocessing
 import os
 import random
 from collections.abc import Callable, Sequence
@@ -226,6 +227,15 @@ class PairsDataset(torch.utils.data.Dataset):
             "boxes": boxes,
             "region_texts": texts,
         }
+
+
+def loader_context() -> multiprocessing.context.BaseContext:
+    """How loader workers start: from a fork server that has imported this module but never
+    used Lance. Lance is not fork-safe: a worker forked from the training process, which has
+    read the lake, can crash (it did, with a segmentation fault)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 def start_epoch(loader: torch.utils.data.DataLoader, epoch: int) -> None:

@@ -36,7 +36,13 @@ from cosmoalign.train.checkpoints import (
     write_trainer_state,
 )
 from cosmoalign.train.config import TrainConfig
-from cosmoalign.train.data import Collate, PairsDataset, start_epoch, symbol_images
+from cosmoalign.train.data import (
+    Collate,
+    PairsDataset,
+    loader_context,
+    start_epoch,
+    symbol_images,
+)
 from cosmoalign.train.objectives import ClipObjective, GalaxAlignObjective, build_objective
 from cosmoalign.train.wise_ft import interpolate
 
@@ -127,6 +133,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         # Decoding and augmenting in a worker process (one torch thread there) overlaps the
         # step; in the training process, many small tensor ops wait on its thread pool.
         num_workers=config.loader_workers,
+        multiprocessing_context=loader_context() if config.loader_workers else None,
         collate_fn=Collate(
             bundle.tokenizer,
             with_regions=config.recipe == "grain",

@@ -93,8 +93,11 @@ def test_two_process_ddp_matches_one_process_on_the_same_global_batch(lake_root,
 
 @pytest.mark.slow
 def test_two_process_ddp_augments_each_epoch_anew(lake_root, tmp_path, monkeypatch):
-    """Accelerate's ``set_epoch`` does not reach the dataset under DDP; the loop must."""
-    command = _accelerate(_config(lake_root, tmp_path, epochs=2, batch_size=4), processes=2)
+    """Accelerate's ``set_epoch`` does not reach the dataset under DDP; the loop must. (Samples
+    are made in the training processes, where the probe's patch is: loader workers start from a
+    fork server that never imported it.)"""
+    config = _config(lake_root, tmp_path, epochs=2, batch_size=4, loader_workers=0)
+    command = _accelerate(config, processes=2)
     command[command.index("cosmoalign.train")] = "tests.train.epoch_probe"
     monkeypatch.setenv("EPOCH_PROBE_DIR", str(tmp_path))
     _run(command)
