@@ -57,5 +57,4 @@ class EmbeddingCache:
             }
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        mode = "append" if self.path.exists() else "create"
-        lance.write_dataset(table, str(self.path), mode=mode)
+        lance.write_dataset(table, str(self.path), mode="append")  # creates it the first time
