@@ -206,14 +206,24 @@ def test_every_epoch_reaugments_through_the_prepared_loader(processes, rank, sto
     assert all(torch.equal(a, b) for (_, a), (_, b) in zip(resumed, epochs[1][4:], strict=True))
 
 
-def test_streamed_rows_reach_a_forked_loader_worker_one_batch_per_read(tmp_path):
+def test_streamed_rows_reach_a_loader_worker_one_batch_per_read(tmp_path):
+    from cosmoalign.train.data import loader_context
+
     streamed = _augmented_pairs(12, seed=1, lake_root=str(tmp_path))
     assert streamed.rows.indices.tolist() == list(range(0, 24, 2))  # train rows only, by index
     loader = torch.utils.data.DataLoader(
-        streamed, batch_size=4, num_workers=1, collate_fn=lambda items: items
+        streamed,
+        batch_size=4,
+        num_workers=1,
+        multiprocessing_context=loader_context(),
+        collate_fn=_items,
     )
     in_memory = _augmented_pairs(12, seed=1)
     for batch, start in zip(loader, range(0, 12, 4), strict=True):
         for offset, item in enumerate(batch):
             assert item["caption"] == str(start + offset)
             assert torch.equal(item["image"], in_memory[start + offset]["image"])
+
+
+def _items(items: list[dict]) -> list[dict]:
+    return items
