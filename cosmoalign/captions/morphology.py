@@ -159,7 +159,7 @@ def _labels_for(items: Sequence, labels: Sequence[str | None] | None) -> Sequenc
     if labels is None:
         return [None] * len(items)
     if len(labels) != len(items):
-        raise ValueError(f"{len(items)} images but {len(labels)} labels")
+        raise ValueError(f"{len(items)} images or rows but {len(labels)} labels")
     return labels
 
 
