@@ -1,13 +1,14 @@
 """Score exported models the way a plain open_clip user would, on real labelled galaxies.
 
 Each export folder is loaded with ``open_clip.create_model_and_transforms("local-dir:...")`` (no
-cosmoalign model code), then scored on a folder of class sub-folders (default: the 600 real SDSS
-galaxies of gz-kaggle-spirals ``validation``), on the whole cutout and on its galaxy-centred
-frame: zero-shot balanced accuracy with four templates ("spiral" / "smooth elliptical"), the
-four-way plain-word prediction counts (elliptical, spiral, edge-on disk, merging) and a 5-fold
-logistic probe on the image embeddings. Writes ``bench/results/real_open_clip.json``::
+cosmoalign model code), then scored on the four-class real set of
+:mod:`cosmoalign.evaluate.real_sets` (704 real SDSS cutouts: elliptical and spiral from
+gz-kaggle-spirals validation, edge-on disk and merging picked by eye from sdss-unlabelled), on
+the whole cutout and on its galaxy-centred frame: four-way zero-shot balanced accuracy with four
+templates ("a photo of a {} galaxy." ...), the confusion counts, and a 5-fold logistic probe on
+the image embeddings. Writes ``bench/results/real_open_clip.json``::
 
-    python bench/real_open_clip.py offline-default EXPORT [EXPORT ...] [--data FOLDER]
+    python bench/real_open_clip.py offline-default EXPORT [EXPORT ...] [--data SHARED_DATA]
 
 ``offline-default`` stands for the untrained base, exported to a temporary folder first.
 """
@@ -27,10 +28,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+from cosmoalign.evaluate.real_sets import DEFAULT_REAL_EVAL, four_class_rows
 from cosmoalign.framing import crop, measure_frame
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "gz-kaggle-spirals" / "validation"
 RESULTS = ROOT / "bench" / "results" / "real_open_clip.json"
 TEMPLATES = (
     "a photo of a {} galaxy.",
@@ -38,7 +39,6 @@ TEMPLATES = (
     "a telescope image of a {} galaxy.",
     "a survey cutout of a {} galaxy.",
 )
-TWO_WAY = {"non_spirals": "smooth elliptical", "spirals": "spiral"}
 FOUR_WAY = ("elliptical", "spiral", "edge-on disk", "merging")
 
 
@@ -56,7 +56,6 @@ def score(export: Path, paths: list[Path], labels: np.ndarray) -> dict:
     model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{export}")
     tokenizer = open_clip.get_tokenizer(f"local-dir:{export}")
     model.eval()
-    two = _class_texts(model, tokenizer, [TWO_WAY[c] for c in ("non_spirals", "spirals")])
     four = _class_texts(model, tokenizer, FOUR_WAY)
     out = {}
     for view in ("whole", "framed"):
@@ -78,11 +77,9 @@ def score(export: Path, paths: list[Path], labels: np.ndarray) -> dict:
             cv=StratifiedKFold(5, shuffle=True, random_state=0),
         )
         out[view] = {
-            "zero_shot_balanced_accuracy": round(
-                balanced_accuracy_score(labels, (features @ two.T).argmax(1).numpy()), 3
-            ),
+            "zero_shot_balanced_accuracy": round(balanced_accuracy_score(labels, four_way), 3),
             "probe_balanced_accuracy": round(balanced_accuracy_score(labels, probe), 3),
-            "four_way_counts": {
+            "predicted_per_class": {
                 cls: dict(
                     zip(
                         FOUR_WAY,
@@ -90,7 +87,7 @@ def score(export: Path, paths: list[Path], labels: np.ndarray) -> dict:
                         strict=True,
                     )
                 )
-                for i, cls in enumerate(("non_spirals", "spirals"))
+                for i, cls in enumerate(FOUR_WAY)
             },
         }
     return out
@@ -108,14 +105,12 @@ def _export_folder(name: str, scratch: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("exports", nargs="+", help="export folders, or offline-default")
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, default=DEFAULT_REAL_EVAL)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    paths, labels = [], []
-    for index, cls in enumerate(("non_spirals", "spirals")):
-        found = sorted((args.data / cls).glob("*.jpg"))
-        paths += found
-        labels += [index] * len(found)
+    rows = four_class_rows()
+    paths = [args.data / row["path"] for row in rows]
+    labels = [FOUR_WAY.index(row["label"]) for row in rows]
     with tempfile.TemporaryDirectory() as scratch:
         results = {
             name: score(_export_folder(name, Path(scratch)), paths, np.asarray(labels))

@@ -22,13 +22,15 @@ from cosmoalign.evaluate.real_sets import (
     GZ_SPIRALS_PROMPTS,
     REAL_EVAL_ENV,
     REAL_SET_NAME,
+    four_class_rows,
+    has_four_class_files,
     real_eval_folder,
     real_set,
 )
 from cosmoalign.models import ModelSpec, build_model, export_open_clip
 from cosmoalign.report.key_numbers import KEY_COLUMNS, format_value
 from tests.fixtures.pairs_lake import build_pairs_lake
-from tests.shared_data import GZ_SPIRALS, require
+from tests.shared_data import GZ_SPIRALS, SHARED_DATA, require
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PER_CLASS = 4
@@ -72,14 +74,38 @@ def test_missing_folder_is_skipped_with_a_log_line(monkeypatch, tmp_path):
 def test_existing_folder_is_used(monkeypatch, tmp_path):
     folder, logged = resolve(monkeypatch, str(tmp_path))
     assert folder == tmp_path
-    assert logged == [f"real benchmark: scoring {REAL_SET_NAME} from {tmp_path}"]
+    assert logged == [
+        f"real benchmark: scoring {REAL_SET_NAME} (class sub-folders) from {tmp_path}"
+    ]
 
 
-def test_default_is_the_shared_validation_folder_when_present(monkeypatch):
-    expected = REPO_ROOT.parent / "shared" / "data" / "gz-kaggle-spirals" / "validation"
+def test_default_is_the_shared_data_folder_when_present(monkeypatch):
+    expected = REPO_ROOT.parent / "shared" / "data"
     assert expected == DEFAULT_REAL_EVAL
-    folder, _ = resolve(monkeypatch, None)
+    folder, logged = resolve(monkeypatch, None)
     assert folder == (expected if expected.is_dir() else None)
+    if folder is not None:
+        assert logged == [f"real benchmark: scoring {REAL_SET_NAME} (four classes) from {expected}"]
+
+
+def test_four_class_labels_name_the_four_plain_word_classes_and_their_source():
+    rows = four_class_rows()
+    by_label: dict[str, set[str]] = {}
+    for row in rows:
+        by_label.setdefault(row["label"], set()).add(row["source"])
+    assert sorted(by_label) == ["edge-on disk", "elliptical", "merging", "spiral"]
+    assert by_label["edge-on disk"] == by_label["merging"] == {"by eye"}
+    assert len({row["path"] for row in rows}) == len(rows)
+
+
+def test_four_class_set_is_used_only_when_all_its_files_are_there(tmp_path):
+    shared = require(SHARED_DATA / "sdss-unlabelled").parent
+    assert has_four_class_files(shared)
+    partial = tmp_path / "partial"
+    for row in four_class_rows()[:-1]:
+        (partial / row["path"]).parent.mkdir(parents=True, exist_ok=True)
+        (partial / row["path"]).symlink_to(shared / row["path"])
+    assert not has_four_class_files(partial)
 
 
 def test_prompts_are_those_of_the_docs_mapping():
