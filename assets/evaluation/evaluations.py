@@ -45,6 +45,9 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
         kinds={"json", "html"},
         code_version="2",
         deps=[f"{recipe}_model", "training_pairs"],
+        # Embedding is accelerator work: on a CPU-only machine, an evaluation beside the next
+        # recipe's training would split the cores between two torch thread pools.
+        pool="gpu",
         description=f"The {recipe} model vs its base: zero-shot, retrieval, similarity search "
         "and linear probe, in and out of domain and on real SDSS galaxies (when present), with "
         "an HTML report.",
