@@ -47,8 +47,8 @@ def dihedral(image: torch.Tensor, boxes: Sequence[Box], turns: int, flip: bool):
 
 def trim_padding(tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
     """Drop the padding columns every row shares at the end, so the text tower runs on the
-    batch's real length instead of the full context. Only for towers that mask padding (the
-    Hugging Face ones); open_clip's built-in ``CLIP`` text tower needs the full context."""
+    batch's real length instead of the full context. Only for towers where that is exact (see
+    :func:`cosmoalign.train.text_encoding.can_trim_padding`)."""
     used = (tokens != pad_id).any(dim=0).nonzero()
     return tokens[:, : int(used.max()) + 1] if len(used) else tokens[:, :1]
 

@@ -44,6 +44,7 @@ from cosmoalign.train.data import (
     symbol_images,
 )
 from cosmoalign.train.objectives import ClipObjective, GalaxAlignObjective, build_objective
+from cosmoalign.train.text_encoding import can_trim_padding
 from cosmoalign.train.wise_ft import interpolate
 
 WEIGHTS_FILE = "open_clip_model.safetensors"
@@ -137,7 +138,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         collate_fn=Collate(
             bundle.tokenizer,
             with_regions=config.recipe == "grain",
-            trim_text="hf_model_name" in bundle.model_cfg["text_cfg"],
+            trim_text=can_trim_padding(clip),
         ),
     )
     optimizer = torch.optim.AdamW(
@@ -145,6 +146,9 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         lr=config.lr,
         betas=(0.9, 0.98),
         eps=1e-6,
+        # One fused kernel per step over all tensors (CPU and CUDA) instead of a loop of
+        # elementwise ops per parameter.
+        fused=True,
     )
     objective.train()
     _keep_locked_statistics(clip, config)

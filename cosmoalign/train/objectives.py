@@ -13,6 +13,7 @@ from torch import nn
 
 from cosmoalign.losses import GrainLoss, InfoNCELoss, TriModalLoss, pool_regions
 from cosmoalign.models import image_embedding_and_grid
+from cosmoalign.train.text_encoding import encode_text
 
 LossParts = dict[str, torch.Tensor]
 MAX_LOGIT_SCALE = 100.0
@@ -30,9 +31,24 @@ class ClipObjective(nn.Module):
         """The learnable temperature, clamped as CLIP does."""
         return self.clip.logit_scale.exp().clamp(max=MAX_LOGIT_SCALE)
 
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalised image embeddings; a locked timm trunk runs without autograd, on
+        channels-last input (faster convolutions on CPU), and only its head is traced."""
+        visual = self.clip.visual
+        trunk = getattr(visual, "trunk", None)
+        if trunk is None or any(p.requires_grad for p in trunk.parameters()):
+            return self.clip.encode_image(images, normalize=True)
+        with torch.no_grad():
+            features = trunk(images.contiguous(memory_format=torch.channels_last))
+        return F.normalize(visual.head(features), dim=-1)
+
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Normalised text embeddings computed on the real tokens only (exact)."""
+        return encode_text(self.clip, tokens)
+
     def forward(self, batch: dict[str, torch.Tensor]) -> LossParts:
-        image = self.clip.encode_image(batch["images"], normalize=True)
-        text = self.clip.encode_text(batch["texts"], normalize=True)
+        image = self.encode_image(batch["images"])
+        text = self.encode_text(batch["texts"])
         loss = self.loss(image, text, self.logit_scale())
         return {"loss": loss, "image_text": loss.detach()}
 
@@ -62,8 +78,8 @@ class GalaxAlignObjective(ClipObjective):
         self.stage.fill_(2)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> LossParts:
-        image = self.clip.encode_image(batch["images"], normalize=True)
-        text = self.clip.encode_text(batch["texts"], normalize=True)
+        image = self.encode_image(batch["images"])
+        text = self.encode_text(batch["texts"])
         encoder = self.symbol_encoder if int(self.stage) == 2 else self.clip.visual
         per_class = F.normalize(encoder(self.symbols), dim=-1)
         index = _positions(self.symbol_labels, batch["labels"])
@@ -80,9 +96,9 @@ class GrainObjective(ClipObjective):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> LossParts:
         image, grid = image_embedding_and_grid(self.clip, batch["images"])
-        text = self.clip.encode_text(batch["texts"], normalize=True)
+        text = self.encode_text(batch["texts"])
         region_image = pool_regions(grid, batch["region_boxes"], batch["region_owner"])
-        region_text = self.clip.encode_text(batch["region_texts"], normalize=True)
+        region_text = self.encode_text(batch["region_texts"])
         parts = self.loss(
             image,
             text,

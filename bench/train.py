@@ -1,0 +1,378 @@
+"""Training throughput: cosmoalign's cosmoclip recipe against open_clip's own trainer,
+``open_clip_train``, on the same model, pairs, batch, steps, precision and threads (this CPU).
+
+Both trainers run as child processes of this script, alternating (A B, then B A, ...), each for
+the same whole epochs over the same pairs: the bench lake's ``training_pairs`` for cosmoalign, the
+same rows written as the tab-separated CSV plus PNG files that ``open_clip_train --dataset-type
+csv`` reads. The child registers one global optimizer-step hook before the trainer starts, so
+throughput is measured identically for both: ``batch * (steps - W) / (t[last] - t[W])`` over the
+optimizer-step timestamps, the first ``W`` steps (start-up, first batches) left out. Timers on
+the model's ``forward``, the loss, the image and text encoders and the optimizer step split each
+measured step into data (everything between the previous step and the next forward), forward,
+backward (incl. gradient clipping) and optimizer.
+
+Cases: the offline default (128 px; locked image tower with frozen batch norm, as the recipe
+defaults) and ViT-B-32 with random weights at 64 px (both towers train). Writes
+``bench/results/train_vs_open_clip.json``::
+
+    python bench/train.py            # both cases, 3 runs per trainer (about 15 minutes)
+    python bench/train.py --quick    # the offline default, 2 runs per trainer, fewer steps
+
+Needs the ``bench`` extra (``pip install -e .[bench]``: open_clip_train's data dependencies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results" / "train_vs_open_clip.json"
+PARTITION = "bench"
+TRAINERS = ("open_clip_train", "cosmoalign")
+
+CASES = {
+    "offline-default": {
+        "arch": "offline-default",
+        "image_size": 128,
+        "lock_image": True,
+        "batch_size": 32,
+        "steps_per_epoch": 8,
+        "epochs": 4,
+        "warmup_steps_excluded": 3,
+    },
+    "vit-b-32-random-64px": {
+        "arch": "ViT-B-32",
+        "image_size": 64,
+        "lock_image": False,
+        "batch_size": 32,
+        "steps_per_epoch": 3,
+        "epochs": 2,
+        "warmup_steps_excluded": 2,
+    },
+}
+QUICK = {"offline-default": {"steps_per_epoch": 4, "epochs": 3, "warmup_steps_excluded": 2}}
+LR, WEIGHT_DECAY, WARMUP, GRAD_CLIP, SEED = 1e-3, 0.1, 10, 1.0, 0
+
+
+# ---------------------------------------------------------------- the shared training pairs
+def build_pairs(root: Path, rows: int) -> Path:
+    """A lake with ``rows`` training pairs (half real SDSS cutouts, half procedural galaxies of
+    the ten classes, measured and captioned by the morphology captioner: the test suite's
+    lake builder, the same core functions the assets call) and the same rows as
+    open_clip_train's CSV."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from cosmoalign.pairs import PAIRS_TABLE
+    from tests.fixtures.pairs_lake import build_pairs_lake
+
+    per_class = rows // 10 // 2 + 2
+    lake, _ = build_pairs_lake(str(root / "lake"), PARTITION, per_class, size=128, real=rows)
+    table = lake.read(PAIRS_TABLE, PARTITION)
+    train = table.filter(pc.equal(table.column("split"), "train"))
+    if len(train) < rows:
+        raise RuntimeError(f"bench lake has {len(train)} training rows, {rows} needed")
+    labelled = train.filter(pc.greater_equal(train.column("label"), 0))
+    real = train.filter(pc.less(train.column("label"), 0))
+    half = min(rows // 2, len(labelled))
+    chosen = pa.concat_tables([labelled.slice(0, half), real.slice(0, rows - half)])
+    if len(chosen) != rows:
+        raise RuntimeError(f"bench lake has {len(chosen)} usable training rows, {rows} needed")
+    lake.write_table(PAIRS_TABLE, PARTITION, chosen)
+
+    images = root / "images"
+    images.mkdir()
+    lines = ["filepath\ttitle"]
+    for row in chosen.select(["object_id", "image_png", "caption"]).to_pylist():
+        path = images / f"{row['object_id'].replace('/', '_')}.png"
+        path.write_bytes(row["image_png"])
+        lines.append(f"{path}\t{' '.join(row['caption'].split())}")
+    csv = root / "pairs.tsv"
+    csv.write_text("\n".join(lines) + "\n")
+    return csv
+
+
+def export_offline_default(folder: Path, image_size: int) -> Path:
+    """The offline default as a folder ``open_clip.create_model('local-dir:...')`` loads: the
+    same architecture and weights open_clip_train then trains."""
+    from cosmoalign.models import ModelSpec, build_model, export_open_clip
+
+    bundle = build_model(ModelSpec("offline-default", None, image_size), seed=SEED)
+    return export_open_clip(bundle, folder / "offline-default")
+
+
+# ---------------------------------------------------------------- the child: one timed run
+class StepClock:
+    """Timestamps of optimizer steps and time spent in forward, loss, encoders and optimizer."""
+
+    def __init__(self) -> None:
+        self.step_start: list[float] = []
+        self.step_end: list[float] = []
+        self.forward: list[tuple[float, float]] = []
+        self.spans: dict[str, list[float]] = {"image_encoder": [], "text_encoder": []}
+
+    def install(self, forward_owners: list[type], encoder_owners: list[type]) -> None:
+        from torch.optim.optimizer import (
+            register_optimizer_step_post_hook,
+            register_optimizer_step_pre_hook,
+        )
+
+        register_optimizer_step_pre_hook(lambda *_: self.step_start.append(time.perf_counter()))
+        register_optimizer_step_post_hook(lambda *_: self.step_end.append(time.perf_counter()))
+        for owner in forward_owners:
+            owner.forward = self._timed_forward(owner.forward)
+        for owner in encoder_owners:
+            owner.encode_image = self._timed_span(owner.encode_image, "image_encoder")
+            owner.encode_text = self._timed_span(owner.encode_text, "text_encoder")
+
+    def _timed_forward(self, forward):
+        def timed(module, *args, **kwargs):
+            start = time.perf_counter()
+            out = forward(module, *args, **kwargs)
+            if module.training:
+                self.forward.append((start, time.perf_counter()))
+            return out
+
+        return timed
+
+    def _timed_span(self, method, name: str):
+        def timed(module, *args, **kwargs):
+            start = time.perf_counter()
+            out = method(module, *args, **kwargs)
+            if module.training:
+                self.spans[name].append(time.perf_counter() - start)
+            return out
+
+        return timed
+
+    def summary(self, batch: int, warm: int) -> dict:
+        """Samples/s over the steps after the first ``warm``, and the mean seconds per step of
+        each phase over the same steps."""
+        ends, starts = self.step_end, self.step_start
+        steps = len(ends)
+        # Forward spans: one (open_clip model + its loss module are merged below) per step.
+        forwards = _merge_per_step(self.forward, starts)
+        measured = range(warm, steps)
+        phases = {"data": [], "forward": [], "backward": [], "optimizer": []}
+        for i in measured:
+            first, last = forwards[i]
+            phases["data"].append(first - ends[i - 1])
+            phases["forward"].append(last - first)
+            phases["backward"].append(starts[i] - last)
+            phases["optimizer"].append(ends[i] - starts[i])
+        per_step = {name: statistics.fmean(values) for name, values in phases.items()}
+        for name, values in self.spans.items():
+            per_step[name] = statistics.fmean(values[warm:]) if len(values) > warm else 0.0
+        return {
+            "steps": steps,
+            "measured_steps": len(measured),
+            "samples_per_second": batch * len(measured) / (ends[-1] - ends[warm - 1]),
+            "seconds_per_step": per_step,
+        }
+
+
+def _merge_per_step(spans: list[tuple[float, float]], step_starts: list[float]) -> list:
+    """(first start, last end) of the forward spans that fall before each optimizer step."""
+    merged, k = [], 0
+    for limit in step_starts:
+        first = last = None
+        while k < len(spans) and spans[k][0] < limit:
+            first = spans[k][0] if first is None else first
+            last = spans[k][1]
+            k += 1
+        merged.append((first, last))
+    return merged
+
+
+def run_child(trainer: str, spec: dict, out: Path) -> None:
+    """Train once with ``trainer`` under the clock; write the clock's summary to ``out``."""
+    import open_clip.loss
+    import open_clip.model
+
+    clock = StepClock()
+    clip_classes = [open_clip.model.CLIP, open_clip.model.CustomTextCLIP]
+    if trainer == "open_clip_train":
+        clock.install([*clip_classes, open_clip.loss.ClipLoss], clip_classes)
+        from open_clip_train.main import main
+
+        main(_open_clip_train_args(spec))
+    else:
+        from cosmoalign.train.config import TrainConfig
+        from cosmoalign.train.loop import train
+        from cosmoalign.train.objectives import ClipObjective
+
+        clock.install([ClipObjective], [ClipObjective])
+        config = TrainConfig(
+            "cosmoclip",
+            spec["lake"],
+            PARTITION,
+            spec["run_dir"],
+            arch=spec["arch"],
+            image_size=spec["image_size"],
+            epochs=spec["epochs"],
+            batch_size=spec["batch_size"],
+            lr=LR,
+            weight_decay=WEIGHT_DECAY,
+            warmup_steps=WARMUP,
+            lock_image=spec["lock_image"],
+            short_caption_rate=0.0,
+            grad_clip=GRAD_CLIP,
+            loader_workers=1,
+            checkpoint_every=10_000,
+            seed=SEED,
+        )
+        train(config)
+    out.write_text(json.dumps(clock.summary(spec["batch_size"], spec["warmup_steps_excluded"])))
+
+
+def _open_clip_train_args(spec: dict) -> list[str]:
+    model = (
+        ["--model", f"local-dir:{spec['export']}"]
+        if spec["arch"] == "offline-default"
+        else ["--model", spec["arch"], "--force-image-size", str(spec["image_size"])]
+    )
+    lock = ["--lock-image", "--lock-image-freeze-bn-stats"] if spec["lock_image"] else []
+    return [
+        *model,
+        *lock,
+        "--train-data", spec["csv"],
+        "--dataset-type", "csv",
+        "--csv-img-key", "filepath",
+        "--csv-caption-key", "title",
+        "--batch-size", str(spec["batch_size"]),
+        "--epochs", str(spec["epochs"]),
+        "--lr", str(LR),
+        "--wd", str(WEIGHT_DECAY),
+        "--warmup", str(WARMUP),
+        "--beta1", "0.9", "--beta2", "0.98", "--eps", "1e-6",
+        "--grad-clip-norm", str(GRAD_CLIP),
+        "--precision", "fp32",
+        "--workers", "1",
+        "--seed", str(SEED),
+        "--save-frequency", "0",
+        "--report-to", "",
+        "--log-every-n-steps", "5",
+        "--logs", str(Path(spec["run_dir"]) / "logs"),
+        "--name", "bench",
+    ]  # fmt: skip
+
+
+# ---------------------------------------------------------------- the parent: alternate runs
+def run_once(trainer: str, spec: dict, scratch: Path) -> dict:
+    """One child run; its summary plus wall-clock seconds."""
+    run_dir = Path(tempfile.mkdtemp(dir=scratch, prefix=f"{trainer}-"))
+    out = run_dir / "clock.json"
+    spec = {**spec, "run_dir": str(run_dir)}
+    (run_dir / "spec.json").write_text(json.dumps(spec))
+    command = [sys.executable, __file__, "--child", trainer, str(run_dir / "spec.json"), str(out)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=run_dir)
+    if done.returncode != 0:
+        raise RuntimeError(f"{trainer} failed:\n{done.stderr[-4000:]}")
+    return {**json.loads(out.read_text()), "wall_seconds": time.perf_counter() - started}
+
+
+def bench_case(name: str, spec: dict, runs: int, scratch: Path) -> dict:
+    """Alternate the two trainers ``runs`` times each; medians, spread and the ratio."""
+    rows = spec["batch_size"] * spec["steps_per_epoch"]
+    folder = scratch / name
+    folder.mkdir()
+    spec = {**spec, "csv": str(build_pairs(folder, rows)), "lake": str(folder / "lake")}
+    if spec["arch"] == "offline-default":
+        spec["export"] = str(export_offline_default(folder, spec["image_size"]))
+    results: dict[str, list[dict]] = {trainer: [] for trainer in TRAINERS}
+    for run in range(runs):
+        order = TRAINERS if run % 2 == 0 else TRAINERS[::-1]
+        for trainer in order:
+            result = run_once(trainer, spec, folder)
+            results[trainer].append(result)
+            print(f"{name} run {run + 1} {trainer}: {result['samples_per_second']:.2f} samples/s")
+    summary = {}
+    for trainer, values in results.items():
+        rates = [r["samples_per_second"] for r in values]
+        phases = values[0]["seconds_per_step"].keys()
+        summary[trainer] = {
+            "samples_per_second": rates,
+            "median": statistics.median(rates),
+            "spread": [min(rates), max(rates)],
+            "seconds_per_step_median": {
+                phase: statistics.median(r["seconds_per_step"][phase] for r in values)
+                for phase in phases
+            },
+        }
+    ratio = summary["cosmoalign"]["median"] / summary["open_clip_train"]["median"]
+    keep = ("arch", "image_size", "lock_image", "batch_size", "steps_per_epoch", "epochs")
+    return {
+        "setup": {key: spec[key] for key in keep}
+        | {
+            "rows": rows,
+            "steps": spec["steps_per_epoch"] * spec["epochs"],
+            "warmup_steps_excluded": spec["warmup_steps_excluded"],
+            "precision": "fp32",
+            "loader_workers": 1,
+        },
+        "trainers": summary,
+        "ratio_cosmoalign_over_open_clip_train": ratio,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="about 2 minutes: fewer steps")
+    parser.add_argument("--runs", type=int, help="runs per trainer (default 3, quick 2)")
+    parser.add_argument("--cases", nargs="*", choices=sorted(CASES), help="default: all")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("TRAINER", "SPEC", "OUT"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.child:
+        trainer, spec, out = args.child
+        run_child(trainer, json.loads(Path(spec).read_text()), Path(out))
+        return
+    names = args.cases or (sorted(QUICK) if args.quick else list(CASES))
+    runs = args.runs or (2 if args.quick else 3)
+    import torch
+
+    report = {
+        "command": " ".join(["python", "bench/train.py", *sys.argv[1:]]),
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "nice": os.nice(0),
+        },
+        "measurement": (
+            "optimizer-step timestamps from a global torch.optim step hook, the same in both "
+            "trainers; samples/s = batch * (steps - W) / (t[last step] - t[step W]); W first "
+            "steps excluded; runs alternate between trainers"
+        ),
+        "cases": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as scratch:
+        for name in names:
+            spec = {**CASES[name], **(QUICK.get(name, {}) if args.quick else {})}
+            report["cases"][name] = bench_case(name, spec, runs, Path(scratch))
+            ratio = report["cases"][name]["ratio_cosmoalign_over_open_clip_train"]
+            print(f"{name}: cosmoalign / open_clip_train = {ratio:.2f}x")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    staging = args.out.with_suffix(".tmp")
+    staging.write_text(json.dumps(report, indent=2) + "\n")
+    staging.replace(args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

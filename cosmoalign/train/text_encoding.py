@@ -1,0 +1,118 @@
+"""Text towers run on the real tokens only: the same embeddings as ``clip.encode_text``, less work.
+
+Captions in one batch differ in length (26 to 61 MiniLM tokens in the bench's pairs, half of
+them cut to one sentence by the recipe's augmentation); a padded batch spends most of the text
+tower's matrix products on padding. Two exact shortcuts:
+
+- Hugging Face BERT towers with mean pooling (the offline default's MiniLM): every linear layer,
+  norm and activation runs on the packed real tokens ``(N, H)``; only attention scatters them
+  back into the padded layout, where padded keys are masked exactly as the padded model does.
+- open_clip's own causal text tower (``CLIP``, pooled at the end-of-text token): with a causal
+  mask no real token attends to the padding after it, so trailing padding columns can be cut.
+
+Anything else falls back to ``clip.encode_text`` unchanged.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from open_clip.hf_model import HFTextEncoder, MeanPooler
+from open_clip.model import CLIP
+from open_clip.transformer import text_global_pool
+from torch import Tensor, nn
+
+_TRIMMABLE_POOLS = ("argmax", "eos")
+
+
+def can_trim_padding(clip: nn.Module) -> bool:
+    """Whether ``clip``'s text tower gives the same embedding for a caption with its trailing
+    padding columns cut (see :func:`cosmoalign.train.data.trim_padding`)."""
+    if isinstance(getattr(clip, "text", None), HFTextEncoder):
+        return True  # Hugging Face towers mask padding themselves
+    return _causal_clip_text(clip)
+
+
+def encode_text(clip: nn.Module, tokens: Tensor) -> Tensor:
+    """``clip.encode_text(tokens, normalize=True)``, computed on the real tokens only where the
+    tower allows it exactly."""
+    text = getattr(clip, "text", None)
+    if isinstance(text, HFTextEncoder) and _packable_bert(text):
+        features = text.proj(packed_bert_mean(text.transformer, tokens, text.config.pad_token_id))
+    elif _causal_clip_text(clip) and tokens.shape[1] < clip.positional_embedding.shape[0]:
+        features = _trimmed_causal_text(clip, tokens)
+    else:
+        return clip.encode_text(tokens, normalize=True)
+    return F.normalize(features, dim=-1)
+
+
+def _packable_bert(text: HFTextEncoder) -> bool:
+    config = text.config
+    return (
+        type(text.transformer).__name__ == "BertModel"
+        and isinstance(text.pooler, MeanPooler)
+        and not text.output_tokens
+        and not config.is_decoder
+        and getattr(config, "position_embedding_type", "absolute") == "absolute"
+    )
+
+
+def packed_bert_mean(bert: nn.Module, tokens: Tensor, pad_id: int) -> Tensor:
+    """Mean of BERT's last hidden states over each row's non-pad tokens, ``(B, H)``, computing
+    every per-token layer on the real tokens alone (dropout as in the module's mode)."""
+    batch, length = tokens.shape
+    real = tokens != pad_id
+    where = real.flatten().nonzero().squeeze(1)  # positions of real tokens in (B * L)
+    row = where // length
+    embeddings = bert.embeddings
+    x = (
+        embeddings.word_embeddings(tokens.flatten()[where])
+        + embeddings.position_embeddings(where % length)
+        + embeddings.token_type_embeddings.weight[0]
+    )
+    x = embeddings.dropout(embeddings.LayerNorm(x))
+    keys = real[:, None, None, :]  # (B, 1, 1, L): attend to real keys only
+    for layer in bert.encoder.layer:
+        attention = layer.attention.self
+        heads, size = attention.num_attention_heads, attention.attention_head_size
+
+        def padded(values: Tensor, heads=heads, size=size) -> Tensor:
+            full = values.new_zeros(batch * length, values.shape[1]).index_copy(0, where, values)
+            return full.view(batch, length, heads, size).transpose(1, 2)
+
+        mixed = F.scaled_dot_product_attention(
+            padded(attention.query(x)),
+            padded(attention.key(x)),
+            padded(attention.value(x)),
+            attn_mask=keys,
+            dropout_p=attention.dropout.p if attention.training else 0.0,
+            scale=attention.scaling,
+        )
+        mixed = mixed.transpose(1, 2).reshape(batch * length, -1)[where]
+        out = layer.attention.output
+        x = out.LayerNorm(out.dropout(out.dense(mixed)) + x)
+        hidden = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(x))
+        x = layer.output.LayerNorm(layer.output.dropout(layer.output.dense(hidden)) + x)
+    total = x.new_zeros(batch, x.shape[1]).index_add(0, row, x)
+    return total / real.sum(dim=1, keepdim=True).to(x.dtype)
+
+
+def _causal_clip_text(clip: nn.Module) -> bool:
+    return (
+        isinstance(clip, CLIP)
+        and clip.attn_mask is not None
+        and getattr(clip, "text_pool_type", None) in _TRIMMABLE_POOLS
+    )
+
+
+def _trimmed_causal_text(clip: CLIP, tokens: Tensor) -> Tensor:
+    """``CLIP.encode_text`` on the first ``L`` context positions (causal: exact)."""
+    length = tokens.shape[1]
+    cast = clip.transformer.get_cast_dtype()
+    x = clip.token_embedding(tokens).to(cast) + clip.positional_embedding[:length].to(cast)
+    x = clip.ln_final(clip.transformer(x, attn_mask=clip.attn_mask[:length, :length]))
+    x = text_global_pool(
+        x, tokens, clip.text_pool_type, eos_token_id=getattr(clip, "text_eos_id", None)
+    )
+    if isinstance(clip.text_projection, nn.Linear):
+        return clip.text_projection(x)
+    return x if clip.text_projection is None else x @ clip.text_projection
