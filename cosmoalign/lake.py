@@ -76,7 +76,8 @@ class Lake:
     """Lance datasets rooted at a local path or an object-store URL (``s3://bucket/prefix``).
 
     ``storage_options`` go to Lance as they are (object_store keys such as ``aws_endpoint``,
-    ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_region``, ``allow_http``).
+    ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_region``, ``allow_http``). Left out,
+    Lance and s3fs both read the ``AWS_*`` environment variables (:data:`OPTION_ENV`).
     """
 
     def __init__(
@@ -480,6 +481,33 @@ def _hash_batches(batches: Iterable[pa.RecordBatch]) -> str:
     for batch in batches:
         _hash_into(digest, batch)
     return digest.hexdigest()
+
+
+# The environment variables that Lance (object_store) and s3fs (botocore) both read for the
+# storage options of an S3 lake: what a subprocess gets instead of options on its command line.
+OPTION_ENV = {
+    "aws_endpoint": "AWS_ENDPOINT_URL",
+    "endpoint": "AWS_ENDPOINT_URL",
+    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "aws_session_token": "AWS_SESSION_TOKEN",
+    "aws_region": "AWS_REGION",
+    "region": "AWS_REGION",
+    "allow_http": "AWS_ALLOW_HTTP",
+}
+
+
+def storage_options_env(storage_options: Mapping[str, str]) -> dict[str, str]:
+    """``AWS_*`` environment variables equivalent to S3 ``storage_options``, for a subprocess
+    that opens the same lake with ``Lake(root)``; fails on an option with no variable, rather
+    than let the subprocess reach another store."""
+    unknown = sorted(set(storage_options) - set(OPTION_ENV))
+    if unknown:
+        raise ValueError(
+            f"storage options {unknown} cannot be handed to a subprocess (known: "
+            f"{sorted(OPTION_ENV)}); set them as environment variables instead"
+        )
+    return {OPTION_ENV[key]: str(value) for key, value in storage_options.items()}
 
 
 def _fsspec_options(root: str, storage_options: Mapping[str, str]) -> dict:

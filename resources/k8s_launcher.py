@@ -242,8 +242,17 @@ class K8sAccelerateLauncher(AccelerateLauncher):
         module: str,
         args: list[str],
         num_processes: int | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> dg.MaterializeResult:
-        """Create the workers and their Service, run machine 0 through pipes, clean up."""
+        """Create the workers and their Service, run machine 0 through pipes, clean up.
+
+        Pods take credentials from Secrets (``env_secrets``), never from ``env``: a pod spec's
+        values are readable by anyone who can read the pod."""
+        if env:
+            raise ValueError(
+                f"training pods cannot take {sorted(env)} from the lake resource's "
+                "storage_options: put them in a Secret named by COSMOALIGN_TRAINING_SECRETS"
+            )
         from dagster_k8s import PipesK8sClient
         from dagster_k8s.utils import detect_current_namespace
 

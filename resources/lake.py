@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from cosmoalign.lake import Lake, Retention
+from cosmoalign.lake import Lake, Retention, storage_options_env
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +25,10 @@ class LakeResource(dg.ConfigurableResource):
     On S3 or an S3-speaking server: ``root="s3://bucket/prefix"`` and ``storage_options`` with
     ``aws_endpoint`` (e.g. ``http://127.0.0.1:9000``), ``aws_access_key_id``,
     ``aws_secret_access_key``, ``aws_region`` and ``allow_http: "true"`` for plain HTTP; left
-    out, Lance reads the usual ``AWS_*`` environment variables.
+    out (the ``prod`` resources), Lance and s3fs read the ``AWS_*`` environment variables
+    (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``,
+    ``AWS_ALLOW_HTTP``). Subprocesses (training, captioning) get the options as those variables
+    (:meth:`subprocess_env`), never on their command lines.
     """
 
     root: str = Field(
@@ -62,6 +65,21 @@ class LakeResource(dg.ConfigurableResource):
             self.storage_options,
             Retention(self.keep_versions, timedelta(hours=self.keep_hours)),
         )
+
+    def subprocess_env(self) -> dict[str, str]:
+        """Environment variables that give a subprocess's ``Lake(root)`` this lake's storage
+        options (endpoint, credentials); empty when they come from the environment already."""
+        return storage_options_env(self.storage_options) if self.is_remote else {}
+
+    def model_dir(self, recipe: str, dataset: str) -> Path:
+        """The local folder of a recipe's exported model: in the lake when it is local, else
+        the published export downloaded from the object store into the cache."""
+        relative = f"{recipe}_model/{dataset}"
+        if not self.is_remote:
+            return Path(self.url) / relative
+        from cosmoalign.models.published import download_export
+
+        return download_export(self.open(), relative, self._local_dir("exports", relative))
 
     def cache_dir(self, name: str) -> Path:
         """A local folder for downloads of one source (the raw area), created on demand."""

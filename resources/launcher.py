@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 from pydantic import Field
@@ -80,11 +80,15 @@ class AccelerateLauncher(dg.ConfigurableResource):
         module: str,
         args: list[str],
         num_processes: int | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> dg.MaterializeResult:
-        """Launch, stream the subprocess's pipes messages into the run, return its result."""
+        """Launch, stream the subprocess's pipes messages into the run, return its result.
+
+        ``env`` (e.g. the lake's credentials) is added to the subprocess's environment and
+        never logged."""
         command = self.command(module, args, num_processes)
         context.log.info(f"launching: {' '.join(command)}")
-        client = dg.PipesSubprocessClient(env={"PYTHONUNBUFFERED": "1"})
+        client = dg.PipesSubprocessClient(env={**(env or {}), "PYTHONUNBUFFERED": "1"})
         return client.run(command=command, context=context).get_materialize_result()
 
 

@@ -139,7 +139,9 @@ def _caption_in_subprocess(
         *("--captioner", config.captioner, "--model", config.model, "--prompt", config.prompt),
         *("--batch-size", str(config.batch_size), "--seed", str(config.seed)),
     ]
-    result = launcher.run(context, "cosmoalign.captions", args, num_processes=1)
+    result = launcher.run(
+        context, "cosmoalign.captions", args, num_processes=1, env=lake.subprocess_env()
+    )
     values = {key: value.value for key, value in result.metadata.items()}
     summary = WriteSummary(
         values["path"], values["rows"], values["parts"], values["content_hash"], values["version"]

@@ -58,12 +58,14 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
         from cosmoalign.evaluate.evaluation_report import evaluate_recipe
         from cosmoalign.evaluate.real_sets import real_eval_folder
         from cosmoalign.models.model_card import record_evaluation
+        from cosmoalign.models.published import upload_card
 
         dataset = context.partition_key
-        model_dir = Path(lake.url) / f"{recipe}_model" / dataset
+        model_dir = lake.model_dir(recipe, dataset)  # downloaded first from an object store
         base = _base_spec(context, f"{recipe}_model", dataset)
+        store = lake.open()
         evaluation = evaluate_recipe(
-            lake_root=lake.url,
+            lake_root=store.root,
             partition=dataset,
             base=base,
             fine_tuned=model_dir,
@@ -74,14 +76,16 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
             batch_size=config.batch_size,
             cache_dir=lake.work_dir("embeddings"),
             title=f"{recipe} on {dataset}",
+            storage_options=store.storage_options,
         )
-        store = lake.open()
         folder = f"reports/{recipe}_evaluation/{dataset}"
         results_json = json.dumps(evaluation.results, indent=2, allow_nan=False)
         store.write_bytes(f"{folder}/results.json", results_json.encode())
         report_path = store.write_bytes(f"{folder}/report.html", evaluation.html.encode())
         summary = store.write_table(f"{recipe}_evaluation", dataset, evaluation.key_numbers)
-        record_evaluation(model_dir, evaluation.results)
+        card = record_evaluation(model_dir, evaluation.results)
+        if card is not None and lake.is_remote:
+            upload_card(store, f"{recipe}_model/{dataset}", model_dir)
         return dg.MaterializeResult(
             metadata={
                 "key_numbers": dg.MetadataValue.md(evaluation.markdown),

