@@ -2,8 +2,10 @@
 
 ``local`` (default) keeps the lake in ``.cosmoalign/`` of the repo (or ``$COSMOALIGN_HOME``);
 ``prod`` requires ``COSMOALIGN_HOME`` (e.g. ``s3://bucket/cosmoalign``) so nothing lands on local
-disk by accident. ``k8s`` is ``prod`` on a cluster (the ``k8s`` extra): every step runs as a pod of
-its own (``k8s_job_executor``) and training runs in GPU pods (see docs/deploy.md).
+disk by accident; an object store's endpoint, region and credentials come from the ``AWS_*``
+environment variables (never from code or run config: see docs/deploy.md). ``k8s`` is ``prod``
+on a cluster (the ``k8s`` extra): every step runs as a pod of its own (``k8s_job_executor``) and
+training runs in GPU pods (see docs/deploy.md).
 """
 
 import os
