@@ -16,8 +16,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from cosmoalign.lake import storage_options_env
+from cosmoalign.lake import Lake, storage_options_env
 from cosmoalign.models.export import CHECKPOINT_FILE, CONFIG_FILE
+from cosmoalign.models.published import current_export, download_export, upload_export
 from pipeline.definitions import RESOURCES_PROD, defs
 from pipeline.jobs import finetune
 from resources import LakeResource, SurveySources
@@ -78,6 +79,28 @@ def test_options_without_an_environment_variable_are_refused():
     with pytest.raises(ValueError, match="proxy_url"):
         storage_options_env({"aws_region": "us-east-1", "proxy_url": "http://proxy"})
     assert LakeResource(root="/tmp/lake", storage_options={"x": "y"}).subprocess_env() == {}
+
+
+def test_an_export_is_published_by_its_marker_and_read_back_whole(s3, tmp_path):
+    lake = Lake(f"s3://{s3.bucket}/{LAKE_PREFIX}", s3.storage_options)
+    with pytest.raises(FileNotFoundError, match="no published model export"):
+        current_export(lake, "m_model/p")
+    with pytest.raises(FileNotFoundError, match=CONFIG_FILE):
+        upload_export(lake, tmp_path, "m_model/p")
+    urls = []
+    for weights in (b"first", b"second"):
+        folder = tmp_path / weights.decode()
+        (folder / "text_tower").mkdir(parents=True)
+        (folder / CONFIG_FILE).write_text("{}")
+        (folder / CHECKPOINT_FILE).write_bytes(weights)
+        (folder / "text_tower" / "config.json").write_text("{}")
+        urls.append(upload_export(lake, folder, "m_model/p"))
+        assert current_export(lake, "m_model/p") == urls[-1]
+        local = download_export(lake, "m_model/p", tmp_path / "downloads")
+        assert (local / CHECKPOINT_FILE).read_bytes() == weights
+        assert (local / "text_tower" / "config.json").is_file()
+    first = urls[0].removeprefix(f"s3://{s3.bucket}/")
+    assert f"{first}/{CHECKPOINT_FILE}" in s3.keys(first)  # the older version is left whole
 
 
 @pytest.mark.slow
