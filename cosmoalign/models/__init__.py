@@ -1,6 +1,6 @@
 """CLIP models: the offline default, a tiny test model, open_clip architectures, and export."""
 
-from cosmoalign.models.export import export_open_clip
+from cosmoalign.models.export import export_open_clip, relocate_export
 from cosmoalign.models.factory import build_model
 from cosmoalign.models.pretrained_weights import ChecksumMismatchError
 from cosmoalign.models.spec import ClipBundle, ModelSpec
@@ -14,4 +14,5 @@ __all__ = [
     "export_open_clip",
     "image_embedding_and_grid",
     "image_token_grid",
+    "relocate_export",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from copy import deepcopy
@@ -37,10 +38,11 @@ def export_open_clip(
     then ``create_model_and_transforms(model_name, pretrained=<safetensors>)`` works too (pass
     ``image_mean``/``image_std`` there: that route does not read ``preprocess_cfg``). An HF text
     tower's config and tokenizer are copied into ``text_tower/`` (and the tokenizer next to the
-    config, where the local-dir route looks), and the exported config names it by the relative
-    path ``text_tower``, so the folder depends neither on the wheel the tower came from nor on
-    where it lies: cosmoalign's loader resolves it inside the folder, plain open_clip (through
-    transformers) against the working directory, so load it there from the folder itself.
+    config, where the local-dir route looks), and the exported config names it by its absolute
+    path inside ``out_dir``: plain open_clip hands that name to transformers, which would read a
+    relative one against the working directory. The folder so depends on nothing outside it;
+    after moving or downloading it, :func:`relocate_export` points the name at its new place
+    (cosmoalign's own loader always uses the folder's ``text_tower/``).
     """
     if isinstance(source, ClipBundle):
         model, model_cfg = source.model, source.model_cfg
@@ -63,11 +65,8 @@ def export_open_clip(
         text_cfg = exported_cfg["text_cfg"]
         if "hf_model_name" in text_cfg:
             _write_text_tower(model.text, text_cfg["hf_tokenizer_name"], staging)
-            text_cfg.update(
-                hf_model_name=TEXT_TOWER_DIR,
-                hf_tokenizer_name=TEXT_TOWER_DIR,
-                hf_model_pretrained=False,
-            )
+            tower = str(out_dir / TEXT_TOWER_DIR)
+            text_cfg.update(hf_model_name=tower, hf_tokenizer_name=tower, hf_model_pretrained=False)
         save_file(shareable_state_dict(model), staging / CHECKPOINT_FILE)
         config = {"model_cfg": exported_cfg, "preprocess_cfg": preprocess_cfg}
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2))
@@ -77,6 +76,26 @@ def export_open_clip(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
+
+
+def relocate_export(folder: str | os.PathLike) -> Path:
+    """Point a moved or downloaded export's configs at its own ``text_tower/``, so plain
+    ``open_clip.create_model_and_transforms("local-dir:" + folder)`` loads it from anywhere; a
+    folder without an HF text tower is left as it is."""
+    folder = Path(folder).resolve()
+    tower = folder / TEXT_TOWER_DIR
+    if not tower.is_dir():
+        return folder
+    for path in folder.glob("*.json"):
+        data = json.loads(path.read_text())
+        text_cfg = (data.get("model_cfg", data) if isinstance(data, dict) else {}).get("text_cfg")
+        if not isinstance(text_cfg, dict) or "hf_model_name" not in text_cfg:
+            continue
+        text_cfg.update(hf_model_name=str(tower), hf_tokenizer_name=str(tower))
+        staging = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+        staging.write_text(json.dumps(data, indent=2))
+        staging.replace(path)
+    return folder
 
 
 def shareable_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cosmoalign.lake import Lake
-from cosmoalign.models.export import CONFIG_FILE
+from cosmoalign.models.export import CONFIG_FILE, relocate_export
 from cosmoalign.models.model_card import CARD_FILE, FACTS_FILE
 
 MARKER = "CURRENT"
@@ -63,6 +63,7 @@ def download_export(lake: Lake, relative: str, into: Path) -> Path:
     try:
         lake.fs.get(source + "/", str(staging), recursive=True)
         staging.rename(local)
+        relocate_export(local)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return local

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from cosmoalign.models import ClipBundle, ModelSpec, build_model, export_open_clip
+from cosmoalign.models import ClipBundle, ModelSpec, build_model, export_open_clip, relocate_export
 from cosmoalign.models.export import CHECKPOINT_FILE, TEXT_TOWER_DIR, shareable_state_dict
 
 TEXTS = ["a barred spiral galaxy", "a smooth round elliptical", "two merging galaxies"]
@@ -137,11 +137,26 @@ def test_offline_default_export_loads_in_plain_open_clip(
         offline_bundle, tmp_path / "offline", model_name="cosmoalign-test-offline"
     )
     text_cfg = json.loads((out_dir / "open_clip_config.json").read_text())["model_cfg"]["text_cfg"]
-    assert text_cfg["hf_model_name"] == text_cfg["hf_tokenizer_name"] == TEXT_TOWER_DIR
+    tower = str(out_dir / TEXT_TOWER_DIR)
+    assert text_cfg["hf_model_name"] == text_cfg["hf_tokenizer_name"] == tower
     assert (out_dir / TEXT_TOWER_DIR / "config.json").is_file()
-    # transformers resolves the relative text tower against the working directory
-    monkeypatch.chdir(out_dir)
+    monkeypatch.chdir(tmp_path)  # plain open_clip, from anywhere but the folder
     assert_loads_by_both_open_clip_routes(offline_bundle, out_dir, "cosmoalign-test-offline")
+
+
+def test_a_copied_export_relocated_loads_in_plain_open_clip(
+    tmp_path, monkeypatch, offline_bundle: ClipBundle
+):
+    out_dir = export_open_clip(offline_bundle, tmp_path / "offline", model_name="copied")
+    copied = Path(shutil.copytree(out_dir, tmp_path / "elsewhere" / "copied"))
+    shutil.rmtree(out_dir)
+    with pytest.raises((OSError, ValueError)):  # names the tower of the folder that is gone
+        open_clip.create_model_and_transforms(f"local-dir:{copied}")
+    assert relocate_export(copied) == copied.resolve()
+    text_cfg = json.loads((copied / "copied.json").read_text())["text_cfg"]
+    assert text_cfg["hf_model_name"] == str(copied.resolve() / TEXT_TOWER_DIR)
+    monkeypatch.chdir(tmp_path)
+    assert_loads_by_both_open_clip_routes(offline_bundle, copied, "copied")
 
 
 def test_moved_offline_export_uses_its_own_text_tower(tmp_path, offline_bundle: ClipBundle):
