@@ -37,6 +37,8 @@ def test_web_ui_shows_materialized_assets_with_lineage(webserver: Webserver):
         **models,
         **evaluations,
         "comparison_report": sorted(f"{recipe}_evaluation" for recipe in RECIPES),
+        "embeddings": sorted(["curated_images", *models]),
+        "labels": ["embeddings"],
     }
     for name in lineage:
         [materialization] = nodes[name]["assetMaterializations"]
