@@ -10,43 +10,53 @@ the same training pairs.
 
 import hashlib
 import json
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import dagster as dg
 
 from assets.partitions import DATASETS
+from cosmoalign.train.config import TrainConfig
 from cosmoalign.train.profiles import active_profile
 from resources import AccelerateLauncher, LakeResource
 
 _PROFILE = active_profile()
+_TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+
+
+def _default(name: str):
+    """A setting's default: the active profile's value, else :class:`TrainConfig`'s (the one
+    place each default is written)."""
+    return _PROFILE.get(name, _TRAIN_DEFAULTS[name])
 
 
 class FinetuneConfig(dg.Config):
-    """Hyperparameters of a fine-tuning run (defaults: the active profile, ``demo`` normally)."""
+    """Hyperparameters of a fine-tuning run (see :class:`cosmoalign.train.TrainConfig` for what
+    each means; defaults: the active profile, ``demo`` normally)."""
 
-    arch: str = _PROFILE["arch"]
+    arch: str = _default("arch")
     """``offline-default``, ``tiny``, an open_clip architecture (e.g. ``ViT-B-32``) or
     ``local-dir:/path``."""
-    pretrained: str | None = None
+    pretrained: str | None = _default("pretrained")
     """An open_clip tag (``openai``, ``laion2b_s34b_b79k``) or a checkpoint path."""
-    image_size: int | None = None
-    epochs: int = _PROFILE["epochs"]
-    max_steps: int | None = _PROFILE.get("max_steps")
-    batch_size: int = _PROFILE["batch_size"]
-    grad_accum: int = 1
-    lr: float = _PROFILE["lr"]
-    weight_decay: float = 0.1
-    warmup_steps: int = 10
-    lock_text: bool = False
-    lock_image: bool = True
-    trunk_lr_scale: float = 0.1
-    short_caption_rate: float = 0.5
-    wise_ft_alpha: float = 1.0
-    augment: bool = True
-    checkpoint_every: int = 50
-    seed: int = 0
-    galaxalign_stage2_fraction: float = 0.5
-    region_weight: float = 0.5
+    image_size: int | None = _default("image_size")
+    epochs: int = _default("epochs")
+    max_steps: int | None = _default("max_steps")
+    batch_size: int = _default("batch_size")
+    grad_accum: int = _default("grad_accum")
+    lr: float = _default("lr")
+    weight_decay: float = _default("weight_decay")
+    warmup_steps: int = _default("warmup_steps")
+    lock_text: bool = _default("lock_text")
+    lock_image: bool = _default("lock_image")
+    trunk_lr_scale: float = _default("trunk_lr_scale")
+    short_caption_rate: float = _default("short_caption_rate")
+    wise_ft_alpha: float = _default("wise_ft_alpha")
+    augment: bool = _default("augment")
+    checkpoint_every: int = _default("checkpoint_every")
+    seed: int = _default("seed")
+    galaxalign_stage2_fraction: float = _default("galaxalign_stage2_fraction")
+    region_weight: float = _default("region_weight")
 
 
 def build_model_asset(recipe: str) -> dg.AssetsDefinition:
@@ -70,7 +80,6 @@ def build_model_asset(recipe: str) -> dg.AssetsDefinition:
         launcher: AccelerateLauncher,
     ) -> dg.MaterializeResult:
         from cosmoalign.models.published import upload_export
-        from cosmoalign.train import TrainConfig
 
         dataset = context.partition_key
         settings = {**config.model_dump(), "mixed_precision": launcher.mixed_precision}

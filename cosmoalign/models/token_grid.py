@@ -29,7 +29,13 @@ def image_token_grid(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 def _timm_grid(visual: TimmModel, images: torch.Tensor) -> torch.Tensor:
     if not PROJECTION_HEADS & set(visual.head._modules) or "pool" in visual.head._modules:
         raise ValueError("token grids need a timm tower with a linear or mlp head and no attn pool")
-    feature_map = visual.trunk.forward_features(images)
+    if any(p.requires_grad for p in visual.trunk.parameters()):
+        feature_map = visual.trunk.forward_features(images)
+    else:  # a locked trunk: no autograd, channels-last convolutions (faster on CPU)
+        with torch.no_grad():
+            feature_map = visual.trunk.forward_features(
+                images.contiguous(memory_format=torch.channels_last)
+            )
     return visual.head(feature_map.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 

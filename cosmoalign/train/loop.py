@@ -151,7 +151,6 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         fused=True,
     )
     objective.train()
-    _keep_locked_statistics(clip, config)
     if accelerator.num_processes > 1:
         _unscale_temperature_gradient(objective.clip.logit_scale, accelerator.num_processes)
     objective, optimizer, loader = accelerator.prepare(objective, optimizer, loader)
@@ -249,16 +248,6 @@ def _lock_towers(clip: torch.nn.Module, config: TrainConfig) -> None:
             config.lock_text and name.startswith(_TEXT_TRUNK)
         ):
             param.requires_grad_(False)
-
-
-def _keep_locked_statistics(clip: torch.nn.Module, config: TrainConfig) -> None:
-    """Batch norms of a locked image tower stay in eval mode: locked means its features do not
-    change, running statistics included."""
-    if not config.lock_image:
-        return
-    for name, module in clip.named_modules():
-        if name.startswith("visual.") and isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            module.eval()
 
 
 def _unscale_temperature_gradient(logit_scale: torch.nn.Parameter, world: int) -> None:

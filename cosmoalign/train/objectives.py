@@ -13,7 +13,11 @@ from torch import nn
 
 from cosmoalign.losses import GrainLoss, InfoNCELoss, TriModalLoss, pool_regions
 from cosmoalign.models import image_embedding_and_grid
-from cosmoalign.train.text_encoding import encode_text
+from cosmoalign.train.text_encoding import (
+    encode_text,
+    keep_text_trunk_in_eval,
+    locked_text_features,
+)
 
 LossParts = dict[str, torch.Tensor]
 MAX_LOGIT_SCALE = 100.0
@@ -26,6 +30,18 @@ class ClipObjective(nn.Module):
         super().__init__()
         self.clip = clip
         self.loss = InfoNCELoss()
+        self.text_features = None
+
+    def train(self, mode: bool = True) -> ClipObjective:
+        """Train mode, with locked trunks kept in eval mode: frozen batch norms keep their
+        statistics, a frozen text trunk runs without dropout and its caption features are
+        computed once per distinct caption (:class:`LockedTextFeatures`)."""
+        super().train(mode)
+        if mode:
+            _keep_frozen_batch_norms_in_eval(self.clip)
+            keep_text_trunk_in_eval(self.clip)
+        self.text_features = locked_text_features(self.clip) if mode else None
+        return self
 
     def logit_scale(self) -> torch.Tensor:
         """The learnable temperature, clamped as CLIP does."""
@@ -43,7 +59,10 @@ class ClipObjective(nn.Module):
         return F.normalize(visual.head(features), dim=-1)
 
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Normalised text embeddings computed on the real tokens only (exact)."""
+        """Normalised text embeddings computed on the real tokens only (exact); a locked trunk's
+        features come from the caption cache."""
+        if self.text_features is not None:
+            return self.text_features(tokens)
         return encode_text(self.clip, tokens)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> LossParts:
@@ -127,6 +146,15 @@ def build_objective(
     if recipe == "grain":
         return GrainObjective(clip, region_weight)
     raise ValueError(f"unknown recipe {recipe!r}")
+
+
+def _keep_frozen_batch_norms_in_eval(clip: nn.Module) -> None:
+    """Batch norms whose parameters are frozen (a locked tower) keep their running statistics."""
+    for module in clip.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            params = list(module.parameters())
+            if params and not any(p.requires_grad for p in params):
+                module.eval()
 
 
 def _positions(keys: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:

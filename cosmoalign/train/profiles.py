@@ -1,12 +1,13 @@
-"""Named default sets for training: ``demo`` (the offline default on a 2-core CPU) and ``smoke``
-(a tiny random model, seconds; for tests). ``COSMOALIGN_PROFILE`` picks one."""
+"""Named default sets for training: ``demo`` (the offline default on a 2-core CPU: the defaults
+of :class:`cosmoalign.train.TrainConfig` as they are) and ``smoke`` (a tiny random model,
+seconds; for tests). A profile names only what it changes. ``COSMOALIGN_PROFILE`` picks one."""
 
 from __future__ import annotations
 
 import os
 
 PROFILES: dict[str, dict] = {
-    "demo": {"arch": "offline-default", "epochs": 2, "batch_size": 32, "lr": 1e-3},
+    "demo": {},
     "smoke": {"arch": "tiny", "epochs": 1, "batch_size": 16, "lr": 1e-3, "max_steps": 4},
 }
 

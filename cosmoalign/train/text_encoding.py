@@ -11,10 +11,15 @@ tower's matrix products on padding. Two exact shortcuts:
   mask no real token attends to the padding after it, so trailing padding columns can be cut.
 
 Anything else falls back to ``clip.encode_text`` unchanged.
+
+A locked text trunk (LiT on both towers: only the projection trains) gives the same pooled
+features every time a caption recurs, so :class:`LockedTextFeatures` computes them once per
+distinct caption and only the projection runs each step.
 """
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from open_clip.hf_model import HFTextEncoder, MeanPooler
 from open_clip.model import CLIP
@@ -35,14 +40,109 @@ def can_trim_padding(clip: nn.Module) -> bool:
 def encode_text(clip: nn.Module, tokens: Tensor) -> Tensor:
     """``clip.encode_text(tokens, normalize=True)``, computed on the real tokens only where the
     tower allows it exactly."""
-    text = getattr(clip, "text", None)
-    if isinstance(text, HFTextEncoder) and _packable_bert(text):
-        features = text.proj(packed_bert_mean(text.transformer, tokens, text.config.pad_token_id))
-    elif _causal_clip_text(clip) and tokens.shape[1] < clip.positional_embedding.shape[0]:
-        features = _trimmed_causal_text(clip, tokens)
-    else:
+    if not _has_split_text(clip) or (
+        _causal_clip_text(clip) and tokens.shape[1] >= clip.positional_embedding.shape[0]
+    ):
         return clip.encode_text(tokens, normalize=True)
-    return F.normalize(features, dim=-1)
+    return F.normalize(project_text(clip, text_trunk_features(clip, tokens)), dim=-1)
+
+
+def text_trunk_features(clip: nn.Module, tokens: Tensor) -> Tensor:
+    """The text tower's pooled features before its projection, ``(B, H)``, on real tokens."""
+    text = getattr(clip, "text", None)
+    if isinstance(text, HFTextEncoder):
+        return packed_bert_mean(text.transformer, tokens, text.config.pad_token_id)
+    return _trimmed_causal_pool(clip, tokens)
+
+
+def project_text(clip: nn.Module, features: Tensor) -> Tensor:
+    """The text tower's projection of pooled trunk features into the joint space."""
+    if isinstance(getattr(clip, "text", None), HFTextEncoder):
+        return clip.text.proj(features)
+    if isinstance(clip.text_projection, nn.Linear):
+        return clip.text_projection(features)
+    return features if clip.text_projection is None else features @ clip.text_projection
+
+
+class LockedTextFeatures:
+    """Normalised text embeddings for a locked text trunk, its pooled features computed once
+    per distinct caption (short captions and region phrases recur across steps and epochs).
+
+    Exact as long as the trunk does not change: its parameters frozen and it in eval mode
+    (dropout off), which :func:`text_trunk_locked` checks at construction.
+    """
+
+    def __init__(self, clip: nn.Module, pad_id: int) -> None:
+        self.clip = clip
+        self.pad_id = pad_id
+        self.features: dict[bytes, Tensor] = {}
+
+    def __call__(self, tokens: Tensor) -> Tensor:
+        keys = [self._key(row) for row in tokens]
+        missing = [i for i, key in enumerate(keys) if key not in self.features]
+        if missing:
+            with torch.no_grad():
+                fresh = text_trunk_features(self.clip, tokens[missing])
+            for i, row in zip(missing, fresh, strict=True):
+                self.features[keys[i]] = row
+        pooled = torch.stack([self.features[key] for key in keys])
+        return F.normalize(project_text(self.clip, pooled), dim=-1)
+
+    def _key(self, row: Tensor) -> bytes:
+        """The caption's real tokens (padding trails), whatever the batch's padded length."""
+        length = int((row != self.pad_id).sum())
+        return row[:length].cpu().numpy().tobytes()
+
+
+def locked_text_features(clip: nn.Module) -> LockedTextFeatures | None:
+    """A caption cache for ``clip`` when its text trunk is locked and can be split from its
+    projection, else None."""
+    if not (_has_split_text(clip) and text_trunk_locked(clip)):
+        return None
+    text = getattr(clip, "text", None)
+    pad_id = text.config.pad_token_id if isinstance(text, HFTextEncoder) else 0
+    return LockedTextFeatures(clip, pad_id)
+
+
+def text_trunk_locked(clip: nn.Module) -> bool:
+    """Whether every text parameter but the projection is frozen and the trunk is in eval mode."""
+    trunk = _text_trunk_modules(clip)
+    return text_trunk_frozen(clip) and not any(module.training for module in trunk)
+
+
+def text_trunk_frozen(clip: nn.Module) -> bool:
+    """Whether every parameter of the text trunk (all but its projection) is frozen."""
+    if not _has_split_text(clip):
+        return False
+    params = [p for module in _text_trunk_modules(clip) for p in module.parameters(recurse=False)]
+    params += [p for name, p in clip.named_parameters() if name == "positional_embedding"]
+    return not any(p.requires_grad for p in params)
+
+
+def keep_text_trunk_in_eval(clip: nn.Module) -> None:
+    """A frozen text trunk runs in eval mode (no dropout): locked means its features do not
+    change."""
+    if text_trunk_frozen(clip):
+        for module in _text_trunk_modules(clip):
+            module.eval()
+
+
+def _text_trunk_modules(clip: nn.Module) -> list[nn.Module]:
+    text = getattr(clip, "text", None)
+    if isinstance(text, HFTextEncoder):
+        return list(text.transformer.modules())
+    return [
+        module
+        for name in ("token_embedding", "transformer", "ln_final")
+        for module in getattr(clip, name).modules()
+    ]
+
+
+def _has_split_text(clip: nn.Module) -> bool:
+    text = getattr(clip, "text", None)
+    if isinstance(text, HFTextEncoder):
+        return _packable_bert(text)
+    return _causal_clip_text(clip)
 
 
 def _packable_bert(text: HFTextEncoder) -> bool:
@@ -104,15 +204,13 @@ def _causal_clip_text(clip: nn.Module) -> bool:
     )
 
 
-def _trimmed_causal_text(clip: CLIP, tokens: Tensor) -> Tensor:
-    """``CLIP.encode_text`` on the first ``L`` context positions (causal: exact)."""
+def _trimmed_causal_pool(clip: CLIP, tokens: Tensor) -> Tensor:
+    """``CLIP.encode_text``'s pooled features, before the projection, on the first ``L``
+    context positions (causal: exact)."""
     length = tokens.shape[1]
     cast = clip.transformer.get_cast_dtype()
     x = clip.token_embedding(tokens).to(cast) + clip.positional_embedding[:length].to(cast)
     x = clip.ln_final(clip.transformer(x, attn_mask=clip.attn_mask[:length, :length]))
-    x = text_global_pool(
+    return text_global_pool(
         x, tokens, clip.text_pool_type, eos_token_id=getattr(clip, "text_eos_id", None)
     )
-    if isinstance(clip.text_projection, nn.Linear):
-        return clip.text_projection(x)
-    return x if clip.text_projection is None else x @ clip.text_projection

@@ -57,3 +57,45 @@ def test_packed_bert_keeps_dropout_in_training_mode():
     with torch.no_grad():
         first, second = encode_text(clip, tokens), encode_text(clip, tokens)
     assert not torch.allclose(first, second)
+
+
+@pytest.fixture(params=["offline-default", "tiny"])
+def locked(request):
+    """A fresh model's objective with both trunks locked the way the loop locks them (LiT)."""
+    from cosmoalign.train.config import TrainConfig
+    from cosmoalign.train.loop import _lock_towers
+    from cosmoalign.train.objectives import ClipObjective
+
+    bundle = build_model(ModelSpec(request.param))
+    config = TrainConfig("cosmoclip", "lake", "p", "run", lock_text=True, lock_image=True)
+    _lock_towers(bundle.model, config)
+    return bundle, ClipObjective(bundle.model).train()
+
+
+def test_locked_text_features_equal_the_tower_and_train_the_projection(locked):
+    bundle, objective = locked
+    assert objective.text_features is not None
+    tokens = trim_padding(bundle.tokenizer(CAPTIONS))
+    cached = objective.encode_text(tokens)
+    assert len(objective.text_features.features) == len(CAPTIONS)
+    torch.testing.assert_close(cached, encode_text(bundle.model, tokens), atol=2e-6, rtol=1e-5)
+    cached.sum().backward()
+    trained = {n for n, p in bundle.model.named_parameters() if p.grad is not None}
+    assert trained and all("proj" in name for name in trained), trained
+
+
+def test_locked_text_features_are_reused_whatever_the_padding(locked, monkeypatch):
+    from cosmoalign.train import text_encoding
+
+    bundle, objective = locked
+    short = trim_padding(bundle.tokenizer(CAPTIONS[:1]))
+    first = objective.encode_text(short)
+    monkeypatch.setattr(text_encoding, "text_trunk_features", _not_called)  # no second pass
+    again = objective.encode_text(bundle.tokenizer(CAPTIONS[:1]))  # padded to the full context
+    torch.testing.assert_close(first, again)
+
+
+def test_a_training_text_trunk_gets_no_cache():
+    from cosmoalign.train.objectives import ClipObjective
+
+    assert ClipObjective(build_model(ModelSpec("tiny")).model).train().text_features is None
