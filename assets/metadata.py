@@ -9,10 +9,9 @@ import dagster as dg
 import pyarrow as pa
 
 from cosmoalign.imaging import DecodeError, decode_payload, encode_png, to_rgb8
-from cosmoalign.ingest import RAW_TABLE
 from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.preview import image_grid
-from cosmoalign.schema import ORIGINAL
+from cosmoalign.schema import ORIGINAL, RAW_TABLE
 
 
 def counts_table(columns: Mapping[str, Mapping[str, int]], key: str = "class") -> dg.MetadataValue:

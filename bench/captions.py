@@ -47,9 +47,9 @@ from cosmoalign.captions.random_models import build_random_blip, build_tiny_llav
 from cosmoalign.captions.region_table import regions_partition
 from cosmoalign.captions.table import caption_partition
 from cosmoalign.imaging import to_rgb8
-from cosmoalign.ingest import CURATED_TABLE, curate_partition, ingest_source
+from cosmoalign.ingest import curate_partition, ingest_source
 from cosmoalign.lake import Lake
-from cosmoalign.schema import IMAGE_SCHEMA
+from cosmoalign.schema import CURATED_TABLE, IMAGE_SCHEMA
 from cosmoalign.sources.embedded import NANOMAGGIES_PER_SKY_SIGMA
 from cosmoalign.sources.local import FolderSource
 from cosmoalign.sources.procedural import render_galaxy, sample_params

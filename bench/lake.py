@@ -43,9 +43,8 @@ BATCH = 64
 def _synthetic_raw(lake_root: str, rows: int, seed: int = 0) -> None:
     """``rows`` raw items: shifted, re-noised copies of ``BASES`` rendered galaxies, as npy."""
     from cosmoalign.imaging import npy_bytes, to_rgb8
-    from cosmoalign.ingest import RAW_TABLE
     from cosmoalign.lake import Lake
-    from cosmoalign.schema import RAW_SCHEMA
+    from cosmoalign.schema import RAW_SCHEMA, RAW_TABLE
     from cosmoalign.sources.embedded import NANOMAGGIES_PER_SKY_SIGMA
     from cosmoalign.sources.procedural import render_galaxy, sample_params
 
@@ -85,9 +84,9 @@ def _pairs(curated_root: str, lake_root: str, parquet_path: str, rows: int) -> i
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from cosmoalign.ingest import CURATED_TABLE
     from cosmoalign.lake import Lake
-    from cosmoalign.pairs import PAIR_SCHEMA, PAIRS_TABLE, normalise_box
+    from cosmoalign.pairs import PAIR_SCHEMA, normalise_box
+    from cosmoalign.schema import CURATED_TABLE, PAIRS_TABLE
 
     columns = ["split", "label", "label_name", "image_png", "width", "height", "frame"]
     curated = Lake(curated_root)

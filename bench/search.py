@@ -28,8 +28,8 @@ import pyarrow as pa  # noqa: E402
 
 from cosmoalign.lake import Lake  # noqa: E402
 from cosmoalign.models.configs import OFFLINE_EMBED_DIM  # noqa: E402
+from cosmoalign.schema import EMBEDDINGS_TABLE  # noqa: E402
 from cosmoalign.search.index import (  # noqa: E402
-    EMBEDDINGS_TABLE,
     NPROBES,
     REFINE_FACTOR,
     EmbeddingIndex,

@@ -11,12 +11,21 @@ the model's ``forward``, the loss, the image and text encoders and the optimizer
 measured step into data (everything between the previous step and the next forward), forward,
 backward (incl. gradient clipping) and optimizer.
 
-Cases: the offline default (128 px; locked image tower with frozen batch norm, as the recipe
-defaults) and ViT-B-32 with random weights at 64 px (both towers train). Writes
-``bench/results/train_vs_open_clip.json``::
+Cases: the offline default (128 px; locked towers, image batch norms frozen, as the recipe
+defaults: open_clip_train gets ``--lock-image --lock-image-freeze-bn-stats --lock-text
+--lock-text-freeze-layer-norm``) and ViT-B-32 with random weights at 64 px (both towers train),
+on this CPU; and, on a CUDA machine, ViT-B-32 at 224 px, batch 256, bf16 autocast, with model
+FLOPs utilisation (nominal training FLOPs per sample, counted by ``FlopCounterMode`` at 77 text
+tokens, against the GPU's dense bf16 peak). Writes ``bench/results/train_vs_open_clip.json``::
 
-    python bench/train.py            # both cases, 3 runs per trainer (about 15 minutes)
+    python bench/train.py            # the CPU cases, 3 runs per trainer (about 15 minutes)
     python bench/train.py --quick    # the offline default, 2 runs per trainer, fewer steps
+    # a GPU box with torch and open_clip but no pylance: build the pairs here, run there
+    python bench/train.py --cases vit-b-32-cuda-bf16-224px --data-dir .benchdata --prepare-only
+    python bench/train.py --cases vit-b-32-cuda-bf16-224px --data-dir .benchdata --out gpu.json
+
+Cases marked ``pairs_from: arrow_file`` train cosmoalign from an Arrow IPC copy of
+``training_pairs`` (``TrainConfig.pairs_file``), the rest from the lake.
 
 Needs the ``bench`` extra (``pip install -e .[bench]``: open_clip_train's data dependencies).
 """
@@ -27,6 +36,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,6 +55,7 @@ CASES = {
         "arch": "offline-default",
         "image_size": 128,
         "lock_image": True,
+        "lock_text": True,
         "batch_size": 32,
         "steps_per_epoch": 8,
         "epochs": 4,
@@ -54,34 +65,54 @@ CASES = {
         "arch": "ViT-B-32",
         "image_size": 64,
         "lock_image": False,
+        "lock_text": False,
         "batch_size": 32,
         "steps_per_epoch": 3,
         "epochs": 2,
         "warmup_steps_excluded": 2,
     },
+    "vit-b-32-cuda-bf16-224px": {
+        "arch": "ViT-B-32",
+        "image_size": 224,
+        "lock_image": False,
+        "lock_text": False,
+        "batch_size": 256,
+        "steps_per_epoch": 16,
+        "epochs": 3,
+        "warmup_steps_excluded": 6,
+        "device": "cuda",
+        "precision": "bf16",
+        "loader_workers": 12,
+        "distinct_rows": 256,
+        "pairs_from": "arrow_file",
+    },
 }
+CPU_CASES = ("offline-default", "vit-b-32-random-64px")
+DEFAULTS = {"device": "cpu", "precision": "fp32", "loader_workers": 1, "pairs_from": "lake"}
+PEAK_BF16_TFLOPS = {"H200": 989.4, "H100": 989.4, "A100": 312.0}
+"""Dense bf16 tensor-core peaks from the vendor's data sheets (SXM parts)."""
 QUICK = {"offline-default": {"steps_per_epoch": 4, "epochs": 3, "warmup_steps_excluded": 2}}
 LR, WEIGHT_DECAY, WARMUP, GRAD_CLIP, SEED = 1e-3, 0.1, 10, 1.0, 0
 
 
 # ---------------------------------------------------------------- the shared training pairs
-def build_pairs(root: Path, rows: int) -> Path:
+def build_pairs(root: Path, rows: int) -> None:
     """A lake with ``rows`` training pairs (half real SDSS cutouts, half procedural galaxies of
     the ten classes, measured and captioned by the morphology captioner: the test suite's
-    lake builder, the same core functions the assets call) and the same rows as
-    open_clip_train's CSV."""
+    lake builder, the same core functions the assets call), the same rows as a Parquet file,
+    and their images as PNG files that open_clip_train's CSV names (paths relative to ``root``).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
-    from cosmoalign.pairs import PAIRS_TABLE
+    from cosmoalign.schema import PAIRS_TABLE
     from tests.fixtures.pairs_lake import build_pairs_lake
 
     per_class = rows // 10 // 2 + 2
     lake, _ = build_pairs_lake(str(root / "lake"), PARTITION, per_class, size=128, real=rows)
     table = lake.read(PAIRS_TABLE, PARTITION)
     train = table.filter(pc.equal(table.column("split"), "train"))
-    if len(train) < rows:
-        raise RuntimeError(f"bench lake has {len(train)} training rows, {rows} needed")
     labelled = train.filter(pc.greater_equal(train.column("label"), 0))
     real = train.filter(pc.less(train.column("label"), 0))
     half = min(rows // 2, len(labelled))
@@ -89,17 +120,32 @@ def build_pairs(root: Path, rows: int) -> Path:
     if len(chosen) != rows:
         raise RuntimeError(f"bench lake has {len(chosen)} usable training rows, {rows} needed")
     lake.write_table(PAIRS_TABLE, PARTITION, chosen)
+    pq.write_table(chosen, root / "distinct.parquet")
+    (root / "images").mkdir()
+    for row in chosen.select(["object_id", "image_png"]).to_pylist():
+        (root / _image_name(row["object_id"])).write_bytes(row["image_png"])
 
-    images = root / "images"
-    images.mkdir()
+
+def _image_name(object_id: str) -> str:
+    return f"images/{object_id.replace('/', '_')}.png"
+
+
+def tile_pairs(root: Path, rows: int) -> None:
+    """``pairs.tsv`` and ``pairs.arrow`` of ``rows`` rows: the distinct pairs repeated (a GPU
+    batch needs more rows than are worth carrying to the machine)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cosmoalign.train.data import write_arrow_file
+
+    distinct = pq.read_table(root / "distinct.parquet")
+    repeats = -(-rows // len(distinct))
+    write_arrow_file(pa.concat_tables([distinct] * repeats).slice(0, rows), root / "pairs.arrow")
     lines = ["filepath\ttitle"]
-    for row in chosen.select(["object_id", "image_png", "caption"]).to_pylist():
-        path = images / f"{row['object_id'].replace('/', '_')}.png"
-        path.write_bytes(row["image_png"])
-        lines.append(f"{path}\t{' '.join(row['caption'].split())}")
-    csv = root / "pairs.tsv"
-    csv.write_text("\n".join(lines) + "\n")
-    return csv
+    for i in range(rows):
+        row = distinct.slice(i % len(distinct), 1).select(["object_id", "caption"]).to_pylist()[0]
+        lines.append(f"{_image_name(row['object_id'])}\t{' '.join(row['caption'].split())}")
+    (root / "pairs.tsv").write_text("\n".join(lines) + "\n")
 
 
 def export_offline_default(folder: Path, image_size: int) -> Path:
@@ -116,6 +162,14 @@ class StepClock:
     """Timestamps of optimizer steps and time spent in forward, loss, encoders and optimizer."""
 
     def __init__(self) -> None:
+        import torch
+
+        # On a GPU the step timestamps wait for the queued kernels (the same sync in both
+        # trainers); the forward and encoder spans stay host-side (the time to enqueue), so
+        # there "backward" holds the device's whole forward and backward.
+        self.synced = time.perf_counter
+        if torch.cuda.is_available():
+            self.synced = lambda: (torch.cuda.synchronize(), time.perf_counter())[1]
         self.step_start: list[float] = []
         self.step_end: list[float] = []
         self.forward: list[tuple[float, float]] = []
@@ -127,8 +181,8 @@ class StepClock:
             register_optimizer_step_pre_hook,
         )
 
-        register_optimizer_step_pre_hook(lambda *_: self.step_start.append(time.perf_counter()))
-        register_optimizer_step_post_hook(lambda *_: self.step_end.append(time.perf_counter()))
+        register_optimizer_step_pre_hook(lambda *_: self.step_start.append(self.synced()))
+        register_optimizer_step_post_hook(lambda *_: self.step_end.append(self.synced()))
         for owner in forward_owners:
             owner.forward = self._timed_forward(owner.forward)
         for owner in encoder_owners:
@@ -217,6 +271,7 @@ def run_child(trainer: str, spec: dict, out: Path) -> None:
             spec["lake"],
             PARTITION,
             spec["run_dir"],
+            pairs_file=spec["pairs_file"] if spec["pairs_from"] == "arrow_file" else None,
             arch=spec["arch"],
             image_size=spec["image_size"],
             epochs=spec["epochs"],
@@ -225,9 +280,11 @@ def run_child(trainer: str, spec: dict, out: Path) -> None:
             weight_decay=WEIGHT_DECAY,
             warmup_steps=WARMUP,
             lock_image=spec["lock_image"],
+            lock_text=spec["lock_text"],
+            mixed_precision="bf16" if spec["precision"] == "bf16" else "no",
             short_caption_rate=0.0,
             grad_clip=GRAD_CLIP,
-            loader_workers=1,
+            loader_workers=spec["loader_workers"],
             checkpoint_every=10_000,
             seed=SEED,
         )
@@ -242,6 +299,8 @@ def _open_clip_train_args(spec: dict) -> list[str]:
         else ["--model", spec["arch"], "--force-image-size", str(spec["image_size"])]
     )
     lock = ["--lock-image", "--lock-image-freeze-bn-stats"] if spec["lock_image"] else []
+    if spec["lock_text"]:
+        lock += ["--lock-text", "--lock-text-freeze-layer-norm"]
     return [
         *model,
         *lock,
@@ -256,8 +315,8 @@ def _open_clip_train_args(spec: dict) -> list[str]:
         "--warmup", str(WARMUP),
         "--beta1", "0.9", "--beta2", "0.98", "--eps", "1e-6",
         "--grad-clip-norm", str(GRAD_CLIP),
-        "--precision", "fp32",
-        "--workers", "1",
+        "--precision", "amp_bf16" if spec["precision"] == "bf16" else "fp32",
+        "--workers", str(spec["loader_workers"]),
         "--seed", str(SEED),
         "--save-frequency", "0",
         "--report-to", "",
@@ -268,36 +327,61 @@ def _open_clip_train_args(spec: dict) -> list[str]:
 
 
 # ---------------------------------------------------------------- the parent: alternate runs
-def run_once(trainer: str, spec: dict, scratch: Path) -> dict:
-    """One child run; its summary plus wall-clock seconds."""
-    run_dir = Path(tempfile.mkdtemp(dir=scratch, prefix=f"{trainer}-"))
+def run_once(trainer: str, spec: dict, folder: Path) -> dict:
+    """One child run in ``folder`` (the case's data; open_clip_train's CSV paths are relative to
+    it); its summary plus wall-clock seconds."""
+    run_dir = Path(tempfile.mkdtemp(dir=folder, prefix=f"{trainer}-"))
     out = run_dir / "clock.json"
     spec = {**spec, "run_dir": str(run_dir)}
     (run_dir / "spec.json").write_text(json.dumps(spec))
     command = [sys.executable, __file__, "--child", trainer, str(run_dir / "spec.json"), str(out)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=run_dir)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=folder)
     if done.returncode != 0:
         raise RuntimeError(f"{trainer} failed:\n{done.stderr[-4000:]}")
+    if spec.get("verbose"):
+        print(done.stderr[-3000:])
     return {**json.loads(out.read_text()), "wall_seconds": time.perf_counter() - started}
 
 
-def bench_case(name: str, spec: dict, runs: int, scratch: Path) -> dict:
-    """Alternate the two trainers ``runs`` times each; medians, spread and the ratio."""
+def prepare_case(name: str, spec: dict, data_dir: Path) -> Path:
+    """The case's pairs (and, for the offline default, its export) in ``data_dir/name``; kept
+    and reused when already there."""
+    folder = data_dir / name
+    if not (folder / "ready").exists():
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        build_pairs(folder, spec.get("distinct_rows", spec["batch_size"] * spec["steps_per_epoch"]))
+        if spec["arch"] == "offline-default":
+            export_offline_default(folder, spec["image_size"])
+        (folder / "ready").touch()
+    return folder
+
+
+def bench_case(name: str, spec: dict, runs: int, data_dir: Path) -> dict:
+    """Alternate the two trainers ``runs`` times each; medians, spread, the ratio and (on a
+    GPU) model FLOPs utilisation."""
     rows = spec["batch_size"] * spec["steps_per_epoch"]
-    folder = scratch / name
-    folder.mkdir()
-    spec = {**spec, "csv": str(build_pairs(folder, rows)), "lake": str(folder / "lake")}
-    if spec["arch"] == "offline-default":
-        spec["export"] = str(export_offline_default(folder, spec["image_size"]))
+    folder = prepare_case(name, spec, data_dir)
+    tile_pairs(folder, rows)
+    spec = {
+        **spec,
+        "csv": str(folder / "pairs.tsv"),
+        "pairs_file": str(folder / "pairs.arrow"),
+        "lake": str(folder / "lake"),
+        "export": str(folder / "offline-default"),
+    }
     results: dict[str, list[dict]] = {trainer: [] for trainer in TRAINERS}
     for run in range(runs):
         order = TRAINERS if run % 2 == 0 else TRAINERS[::-1]
         for trainer in order:
             result = run_once(trainer, spec, folder)
             results[trainer].append(result)
+            phases = " ".join(f"{k} {v:.3f}" for k, v in result["seconds_per_step"].items())
             print(f"{name} run {run + 1} {trainer}: {result['samples_per_second']:.2f} samples/s")
+            print(f"  seconds per step: {phases}")
     summary = {}
     for trainer, values in results.items():
         rates = [r["samples_per_second"] for r in values]
@@ -312,18 +396,54 @@ def bench_case(name: str, spec: dict, runs: int, scratch: Path) -> dict:
             },
         }
     ratio = summary["cosmoalign"]["median"] / summary["open_clip_train"]["median"]
-    keep = ("arch", "image_size", "lock_image", "batch_size", "steps_per_epoch", "epochs")
-    return {
+    keep = ("arch", "image_size", "lock_image", "lock_text", "batch_size", "steps_per_epoch")
+    keep += ("epochs", "device", "precision", "loader_workers", "pairs_from")
+    report = {
         "setup": {key: spec[key] for key in keep}
         | {
             "rows": rows,
+            "distinct_rows": spec.get("distinct_rows", rows),
             "steps": spec["steps_per_epoch"] * spec["epochs"],
             "warmup_steps_excluded": spec["warmup_steps_excluded"],
-            "precision": "fp32",
-            "loader_workers": 1,
         },
         "trainers": summary,
         "ratio_cosmoalign_over_open_clip_train": ratio,
+    }
+    if spec["device"] == "cuda":
+        report["utilisation"] = model_flops_utilisation(spec, summary)
+    return report
+
+
+def training_flops_per_sample(arch: str, image_size: int) -> float:
+    """FLOPs of one forward and backward pass of one image-text pair (77 text tokens), both
+    towers training, counted by ``torch.utils.flop_counter`` on the CPU."""
+    import open_clip
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = open_clip.create_model(arch, force_image_size=image_size)
+    images = torch.zeros(2, 3, image_size, image_size)
+    tokens = torch.zeros(2, 77, dtype=torch.long)
+    with FlopCounterMode(display=False) as counter:
+        image_features, text_features, _ = model(images, tokens)
+        (image_features.sum() + text_features.sum()).backward()
+    return counter.get_total_flops() / 2
+
+
+def model_flops_utilisation(spec: dict, summary: dict) -> dict:
+    """Achieved model TFLOP/s of each trainer and its fraction of the GPU's dense bf16 peak."""
+    import torch
+
+    name = torch.cuda.get_device_name()
+    peak = next((value for key, value in PEAK_BF16_TFLOPS.items() if key in name), None)
+    flops = training_flops_per_sample(spec["arch"], spec["image_size"])
+    achieved = {trainer: flops * values["median"] / 1e12 for trainer, values in summary.items()}
+    return {
+        "gpu": name,
+        "training_gflops_per_sample": flops / 1e9,
+        "peak_bf16_tflops": peak,
+        "achieved_tflops": achieved,
+        "mfu": {trainer: tf / peak for trainer, tf in achieved.items()} if peak else None,
     }
 
 
@@ -331,7 +451,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="about 2 minutes: fewer steps")
     parser.add_argument("--runs", type=int, help="runs per trainer (default 3, quick 2)")
-    parser.add_argument("--cases", nargs="*", choices=sorted(CASES), help="default: all")
+    parser.add_argument("--cases", nargs="*", choices=sorted(CASES), help="default: CPU cases")
+    parser.add_argument("--data-dir", type=Path, help="keep (and reuse) each case's pairs here")
+    parser.add_argument("--prepare-only", action="store_true", help="build the pairs and stop")
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="override a case setting (JSON)"
+    )
+    parser.add_argument("--verbose", action="store_true", help="print each trainer's log tail")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--child", nargs=3, metavar=("TRAINER", "SPEC", "OUT"), help=argparse.SUPPRESS
@@ -341,11 +467,34 @@ def main() -> None:
         trainer, spec, out = args.child
         run_child(trainer, json.loads(Path(spec).read_text()), Path(out))
         return
-    names = args.cases or (sorted(QUICK) if args.quick else list(CASES))
+    names = args.cases or (sorted(QUICK) if args.quick else list(CPU_CASES))
     runs = args.runs or (2 if args.quick else 3)
+    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+    overrides |= {"verbose": True} if args.verbose else {}
+    quick = QUICK if args.quick else {}
+    specs = {n: {**DEFAULTS, **CASES[n], **quick.get(n, {}), **overrides} for n in names}
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as scratch:
+        data_dir = (args.data_dir or Path(scratch)).resolve()
+        if args.prepare_only:
+            for name, spec in specs.items():
+                print(f"{name}: pairs in {prepare_case(name, spec, data_dir)}")
+            return
+        report = _report_header(specs)
+        for name, spec in specs.items():
+            report["cases"][name] = bench_case(name, spec, runs, data_dir)
+            ratio = report["cases"][name]["ratio_cosmoalign_over_open_clip_train"]
+            print(f"{name}: cosmoalign / open_clip_train = {ratio:.2f}x")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    staging = args.out.with_suffix(".tmp")
+    staging.write_text(json.dumps(report, indent=2) + "\n")
+    staging.replace(args.out)
+    print(f"wrote {args.out}")
+
+
+def _report_header(specs: dict) -> dict:
     import torch
 
-    report = {
+    return {
         "command": " ".join(["python", "bench/train.py", *sys.argv[1:]]),
         "machine": {
             "cpu_count": os.cpu_count(),
@@ -353,6 +502,7 @@ def main() -> None:
             "torch": torch.__version__,
             "python": platform.python_version(),
             "nice": os.nice(0),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         },
         "measurement": (
             "optimizer-step timestamps from a global torch.optim step hook, the same in both "
@@ -361,17 +511,6 @@ def main() -> None:
         ),
         "cases": {},
     }
-    with tempfile.TemporaryDirectory(prefix="bench-train-") as scratch:
-        for name in names:
-            spec = {**CASES[name], **(QUICK.get(name, {}) if args.quick else {})}
-            report["cases"][name] = bench_case(name, spec, runs, Path(scratch))
-            ratio = report["cases"][name]["ratio_cosmoalign_over_open_clip_train"]
-            print(f"{name}: cosmoalign / open_clip_train = {ratio:.2f}x")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    staging = args.out.with_suffix(".tmp")
-    staging.write_text(json.dumps(report, indent=2) + "\n")
-    staging.replace(args.out)
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -22,12 +22,16 @@ from cosmoalign.curate import (
     split_assignment,
 )
 from cosmoalign.lake import Lake, WriteSummary
-from cosmoalign.schema import IMAGE_SCHEMA, QUARANTINE_SCHEMA, RAW_SCHEMA
+from cosmoalign.schema import (
+    CURATED_TABLE,
+    IMAGE_SCHEMA,
+    QUARANTINE_SCHEMA,
+    QUARANTINE_TABLE,
+    RAW_SCHEMA,
+    RAW_TABLE,
+)
 from cosmoalign.sources.base import Source
 
-RAW_TABLE = "raw_images"
-CURATED_TABLE = "curated_images"
-QUARANTINE_TABLE = "quarantine"
 _UNSPLIT_TABLE = "_work_curated_unsplit"
 
 

@@ -15,12 +15,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from cosmoalign.captions.region_table import REGIONS_TABLE
-from cosmoalign.captions.table import CAPTIONS_TABLE, image_batches
+from cosmoalign.captions.table import image_batches
 from cosmoalign.lake import Lake, WriteSummary
-from cosmoalign.symbol_table import SYMBOLS_TABLE
-
-PAIRS_TABLE = "training_pairs"
+from cosmoalign.schema import CAPTIONS_TABLE, PAIRS_TABLE, REGIONS_TABLE, SYMBOLS_TABLE
 
 PAIR_SCHEMA = pa.schema(
     [

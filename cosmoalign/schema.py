@@ -2,6 +2,17 @@
 
 import pyarrow as pa
 
+# The lake's tables, by name (one Lance dataset per table and partition).
+RAW_TABLE = "raw_images"
+CURATED_TABLE = "curated_images"
+QUARANTINE_TABLE = "quarantine"
+MEASUREMENTS_TABLE = "measurements"
+CAPTIONS_TABLE = "captions"
+REGIONS_TABLE = "regions"
+PAIRS_TABLE = "training_pairs"
+SYMBOLS_TABLE = "symbols"
+EMBEDDINGS_TABLE = "embeddings"
+
 RAW_SCHEMA = pa.schema(
     [
         pa.field("object_id", pa.string(), nullable=False),

@@ -10,8 +10,6 @@ from cosmoalign.imaging import encode_png
 from cosmoalign.schema import ORIGINAL, SYMBOL_SCHEMA
 from cosmoalign.symbols import render_symbol, symbol_key, symbol_text
 
-SYMBOLS_TABLE = "symbols"
-
 
 def symbols_table(classes: Iterable[tuple[int, str]]) -> tuple[pa.Table, list[str]]:
     """Symbol rows for ``(label, label_name)`` classes, and the class names without a symbol."""

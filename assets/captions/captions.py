@@ -8,10 +8,11 @@ import dagster as dg
 from assets.metadata import write_summary_metadata
 from assets.partitions import DATASETS
 from cosmoalign.captions.factory import build_captioner
-from cosmoalign.captions.table import CAPTIONS_TABLE, caption_partition
+from cosmoalign.captions.table import caption_partition
 from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.preview import thumbnail_png
 from cosmoalign.progress import Tick
+from cosmoalign.schema import CAPTIONS_TABLE
 from resources import AccelerateLauncher, LakeResource
 
 LAUNCH_MODES = ("auto", "in_process", "subprocess")

@@ -33,7 +33,8 @@ def measurements(
 ) -> dg.MaterializeResult:
     """Measure one dataset's captioned images, reusing every current row."""
     from cosmoalign.captions.measurement import MEASUREMENT_VERSION
-    from cosmoalign.captions.measurement_table import MEASUREMENTS_TABLE, measure_partition
+    from cosmoalign.captions.measurement_table import measure_partition
+    from cosmoalign.schema import MEASUREMENTS_TABLE
 
     store = lake.open()
     result = measure_partition(

@@ -5,8 +5,8 @@ import pyarrow.compute as pc
 
 from assets.metadata import sample_grid, write_summary_metadata
 from assets.partitions import DATASETS
-from cosmoalign.ingest import CURATED_TABLE
-from cosmoalign.symbol_table import SYMBOLS_TABLE, symbols_table
+from cosmoalign.schema import CURATED_TABLE, SYMBOLS_TABLE
+from cosmoalign.symbol_table import symbols_table
 from resources import LakeResource
 
 

@@ -6,8 +6,7 @@ import pyarrow.compute as pc
 
 from assets.metadata import counts_table, sample_grid, write_summary_metadata
 from assets.partitions import DATASETS
-from cosmoalign.ingest import CURATED_TABLE
-from cosmoalign.schema import IMAGE_SCHEMA
+from cosmoalign.schema import CURATED_TABLE, IMAGE_SCHEMA
 from resources import LakeResource
 
 BALANCED_TABLE = "balanced_images"

@@ -5,7 +5,8 @@ import dagster as dg
 from assets.metadata import counts_table, sample_grid, write_summary_metadata
 from assets.partitions import DATASETS
 from cosmoalign.curate import CurationConfig
-from cosmoalign.ingest import CURATED_TABLE, QUARANTINE_TABLE, curate_partition
+from cosmoalign.ingest import curate_partition
+from cosmoalign.schema import CURATED_TABLE, QUARANTINE_TABLE
 from resources import LakeResource
 
 

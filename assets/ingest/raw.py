@@ -6,7 +6,8 @@ import dagster as dg
 
 from assets.metadata import counts_table, raw_sample_grid, write_summary_metadata
 from assets.partitions import DATASETS
-from cosmoalign.ingest import RAW_TABLE, ingest_source
+from cosmoalign.ingest import ingest_source
+from cosmoalign.schema import RAW_TABLE
 from resources import LakeResource, SurveySources
 
 

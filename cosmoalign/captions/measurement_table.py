@@ -16,9 +16,8 @@ from cosmoalign.captions.measurement import MEASUREMENT_VERSION, measure_png, pn
 from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.parallel import pool_map, worker_pool
 from cosmoalign.progress import Meter, Progress
-from cosmoalign.schema import MEASUREMENT_SCHEMA
+from cosmoalign.schema import MEASUREMENT_SCHEMA, MEASUREMENTS_TABLE
 
-MEASUREMENTS_TABLE = "measurements"
 _KEY_COLUMNS = ["object_id", "measurement_version", "image_sha256", "frame"]
 
 

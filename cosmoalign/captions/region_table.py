@@ -14,12 +14,10 @@ from cosmoalign.captions.images import image_batches, image_ids
 from cosmoalign.captions.measurement import Measurement
 from cosmoalign.captions.measurement_table import current_measurements
 from cosmoalign.captions.mllm import MllmCaptioner, parse_features
-from cosmoalign.captions.table import CAPTIONS_TABLE
 from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.progress import Meter, Progress
-from cosmoalign.schema import REGION_SCHEMA
+from cosmoalign.schema import CAPTIONS_TABLE, REGION_SCHEMA, REGIONS_TABLE
 
-REGIONS_TABLE = "regions"
 SEGMENTATION = "segmentation-2.0"
 
 

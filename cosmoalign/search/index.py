@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cosmoalign.lake import Lake
+from cosmoalign.schema import EMBEDDINGS_TABLE
 
-EMBEDDINGS_TABLE = "embeddings"
 MIN_INDEXED_ROWS = 1024
 """Below this many rows an exact scan is as fast as an index, and IVF-PQ has too little to
 train its codebooks on."""

@@ -9,12 +9,11 @@ import pyarrow as pa
 from cosmoalign.evaluate.embed import embed_images, model_identity
 from cosmoalign.framing import crop
 from cosmoalign.imaging import decode_png, encode_png
-from cosmoalign.ingest import CURATED_TABLE
 from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.models.spec import ClipBundle
+from cosmoalign.schema import CURATED_TABLE, EMBEDDINGS_TABLE
 from cosmoalign.search.gallery import thumbnail
 from cosmoalign.search.index import (
-    EMBEDDINGS_TABLE,
     IndexSummary,
     build_vector_index,
     embeddings_schema,

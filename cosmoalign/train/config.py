@@ -22,6 +22,9 @@ class TrainConfig:
     partition: str
     run_dir: str
     """Local folder for checkpoints, TensorBoard logs, metrics and the exported model."""
+    pairs_file: str | None = None
+    """Train from this Arrow IPC copy of ``training_pairs`` (``write_arrow_file``) instead of
+    the lake: a training box with torch and open_clip but no pylance; cosmoclip and grain."""
     arch: str = "offline-default"
     pretrained: str | None = None
     image_size: int | None = None
@@ -73,6 +76,8 @@ class TrainConfig:
             raise ValueError(f"recipe must be one of {RECIPES}, got {self.recipe!r}")
         if not 0.0 <= self.wise_ft_alpha <= 1.0:
             raise ValueError(f"wise_ft_alpha must be in [0, 1], got {self.wise_ft_alpha}")
+        if self.pairs_file and self.recipe == "galaxalign":
+            raise ValueError("pairs_file: galaxalign reads its class symbols from the lake")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision must be no, bf16 or fp16: {self.mixed_precision!r}")
 

@@ -1,7 +1,8 @@
 """The training set: rows of ``training_pairs`` as tensors, with box-aware sky augmentations.
 
 Rows stream from the lake by row index (Lance ``take``), a batch at a time, so training memory
-does not grow with the dataset.
+does not grow with the dataset. An Arrow IPC copy of ``training_pairs`` serves the same way
+(:class:`ArrowFileRows`, memory-mapped) on a training box without pylance.
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import lance
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 from PIL import Image
 
 from cosmoalign.framing import boxes_in_frame, pixel_box, wide_frame, zoomed_frame
-from cosmoalign.lake import Lake
-from cosmoalign.pairs import PAIRS_TABLE
-from cosmoalign.symbol_table import SYMBOLS_TABLE
+from cosmoalign.schema import PAIRS_TABLE, SYMBOLS_TABLE
+
+if TYPE_CHECKING:  # Lance is imported where a lake is read, so training from Parquet needs none
+    import lance
+
+    from cosmoalign.lake import Lake
 
 Box = list[float]
 
@@ -110,6 +114,8 @@ class LanceRows:
 
     def _dataset(self) -> lance.LanceDataset:
         """The dataset opened by this process (a forked worker must not reuse its parent's)."""
+        import lance
+
         if self._opened is None or self._opened[0] != os.getpid():
             dataset = lance.dataset(
                 self.uri, version=self.version, storage_options=self.storage_options or None
@@ -119,6 +125,42 @@ class LanceRows:
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_opened": None}
+
+
+class ArrowFileRows:
+    """Rows of an uncompressed Arrow IPC file (a copy of ``training_pairs``), fetched by row
+    index like :class:`LanceRows`. The file is memory-mapped: every process shares the page
+    cache, a ``take`` touches only the pages of its rows, and only the selected indices live
+    in this object's memory."""
+
+    def __init__(self, path: str, indices: np.ndarray, columns: list[str] | None = None) -> None:
+        self.path, self.indices = path, indices
+        self.columns = columns or PAIR_COLUMNS
+        self._opened: tuple[int, pa.Table] | None = None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def take(self, positions: Sequence[int]) -> list[dict]:
+        """The rows at ``positions`` of the selection."""
+        if self._opened is None or self._opened[0] != os.getpid():
+            self._opened = (os.getpid(), read_arrow_file(self.path).select(self.columns))
+        return self._opened[1].take(self.indices[np.asarray(positions, np.int64)]).to_pylist()
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_opened": None}
+
+
+def write_arrow_file(table: pa.Table, path: str) -> None:
+    """Write ``table`` as the uncompressed Arrow IPC file :class:`ArrowFileRows` maps."""
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=1024)
+
+
+def read_arrow_file(path: str) -> pa.Table:
+    """An Arrow IPC file, memory-mapped: zero-copy when uncompressed (a compressed file is
+    decompressed into this process's memory)."""
+    return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
 
 
 class ListRows(list):
@@ -172,13 +214,18 @@ class PairsDataset(torch.utils.data.Dataset):
         GalaxAlign needs (unlabelled survey rows have none). Reads only the ``split`` and
         ``symbol_key`` columns here; images are read by row index while training."""
         dataset = lake.dataset(PAIRS_TABLE, partition, version)
-        table = dataset.to_table(columns=["split", "symbol_key"])
-        keep = pc.equal(table.column("split"), split)
-        if with_symbol:
-            keep = pc.and_(keep, pc.is_valid(table.column("symbol_key")))
-        indices = np.flatnonzero(pc.fill_null(keep, False).to_numpy()).astype(np.int64)
+        indices = _selected(dataset.to_table(columns=["split", "symbol_key"]), split, with_symbol)
         rows = LanceRows(dataset.uri, dataset.version, indices, lake.storage_options)
         return cls(rows, **kwargs)
+
+    @classmethod
+    def from_arrow_file(
+        cls, path: str, split: str = "train", *, with_symbol: bool, **kwargs
+    ) -> PairsDataset:
+        """The rows of one split of an Arrow IPC copy of ``training_pairs`` (written by
+        ``write_arrow_file(lake.read("training_pairs", partition), path)``)."""
+        table = read_arrow_file(path).select(["split", "symbol_key"])
+        return cls(ArrowFileRows(path, _selected(table, split, with_symbol)), **kwargs)
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the augmentations of this epoch."""
@@ -227,6 +274,14 @@ class PairsDataset(torch.utils.data.Dataset):
             "boxes": boxes,
             "region_texts": texts,
         }
+
+
+def _selected(table: pa.Table, split: str, with_symbol: bool) -> np.ndarray:
+    """Row indices of ``split`` (and, with ``with_symbol``, only rows whose class has one)."""
+    keep = pc.equal(table.column("split"), split)
+    if with_symbol:
+        keep = pc.and_(keep, pc.is_valid(table.column("symbol_key")))
+    return np.flatnonzero(pc.fill_null(keep, False).to_numpy()).astype(np.int64)
 
 
 def loader_context() -> multiprocessing.context.BaseContext:

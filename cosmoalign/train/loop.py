@@ -21,7 +21,6 @@ from accelerate.utils import ProjectConfiguration, set_seed
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from cosmoalign.lake import Lake
 from cosmoalign.models import ModelSpec, build_model, export_open_clip
 from cosmoalign.models.model_card import ModelCard, write_model_card
 from cosmoalign.reporting import LogReporter, Reporter
@@ -105,26 +104,9 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     )
     _lock_towers(clip, config)
 
-    lake = Lake(config.lake_root)
-    dataset = PairsDataset.from_lake(
-        lake,
-        config.partition,
-        with_symbol=config.recipe == "galaxalign",
-        preprocess=bundle.preprocess_val,
-        augment=config.augment,
-        seed=config.seed,
-        max_regions=config.max_regions_per_image,
-        short_caption_rate=config.short_caption_rate,
-    )
+    dataset, symbols = _training_data(config, bundle)
     objective = build_objective(
-        config.recipe,
-        clip,
-        symbols=(
-            symbol_images(lake, config.partition, bundle.preprocess_val)
-            if config.recipe == "galaxalign"
-            else None
-        ),
-        region_weight=config.region_weight,
+        config.recipe, clip, symbols=symbols, region_weight=config.region_weight
     )
     loader = torch.utils.data.DataLoader(
         dataset,
@@ -233,6 +215,26 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         result = _export(core, bundle, base_state, config, result, len(dataset))
     accelerator.end_training()
     return result
+
+
+def _training_data(config: TrainConfig, bundle) -> tuple[PairsDataset, tuple | None]:
+    """The training rows (from the lake, or its Arrow file copy) and GalaxAlign's symbols."""
+    with_symbol = config.recipe == "galaxalign"
+    options = {
+        "preprocess": bundle.preprocess_val,
+        "augment": config.augment,
+        "seed": config.seed,
+        "max_regions": config.max_regions_per_image,
+        "short_caption_rate": config.short_caption_rate,
+    }
+    if config.pairs_file:
+        return PairsDataset.from_arrow_file(config.pairs_file, with_symbol=False, **options), None
+    from cosmoalign.lake import Lake  # pylance: only where the lake is read
+
+    lake = Lake(config.lake_root)
+    dataset = PairsDataset.from_lake(lake, config.partition, with_symbol=with_symbol, **options)
+    symbols = symbol_images(lake, config.partition, bundle.preprocess_val) if with_symbol else None
+    return dataset, symbols
 
 
 _PROJECTIONS = ("visual.proj", "visual.head.proj", "text.proj", "text_projection")

@@ -3,8 +3,8 @@ other two read from it, with progress in the run log."""
 
 import pytest
 
-from cosmoalign.captions.measurement_table import MEASUREMENTS_TABLE
 from cosmoalign.lake import Lake
+from cosmoalign.schema import MEASUREMENTS_TABLE
 
 
 @pytest.mark.slow

@@ -4,9 +4,8 @@ import pyarrow as pa
 
 from cosmoalign.captions.base import Region
 from cosmoalign.captions.grounding import ground_features
-from cosmoalign.captions.region_table import REGIONS_TABLE, SEGMENTATION, regions_partition
-from cosmoalign.captions.table import CAPTIONS_TABLE
-from cosmoalign.schema import CAPTION_SCHEMA
+from cosmoalign.captions.region_table import SEGMENTATION, regions_partition
+from cosmoalign.schema import CAPTION_SCHEMA, CAPTIONS_TABLE, REGIONS_TABLE
 from tests.fixtures.pairs_lake import build_pairs_lake
 
 SEGMENTED = [

@@ -10,13 +10,21 @@ import pytest
 from cosmoalign.balance import balance_train_split
 from cosmoalign.captions.images import image_ids
 from cosmoalign.captions.measurement import MEASUREMENT_VERSION
-from cosmoalign.captions.measurement_table import MEASUREMENTS_TABLE, measure_partition
+from cosmoalign.captions.measurement_table import measure_partition
 from cosmoalign.captions.morphology import MorphologyCaptioner
-from cosmoalign.captions.region_table import REGIONS_TABLE, regions_partition
-from cosmoalign.captions.table import CAPTIONS_TABLE, caption_partition
-from cosmoalign.ingest import CURATED_TABLE, curate_partition, ingest_source
+from cosmoalign.captions.region_table import regions_partition
+from cosmoalign.captions.table import caption_partition
+from cosmoalign.ingest import curate_partition, ingest_source
 from cosmoalign.lake import Lake
-from cosmoalign.schema import CAPTION_SCHEMA, IMAGE_SCHEMA, MEASUREMENT_SCHEMA
+from cosmoalign.schema import (
+    CAPTION_SCHEMA,
+    CAPTIONS_TABLE,
+    CURATED_TABLE,
+    IMAGE_SCHEMA,
+    MEASUREMENT_SCHEMA,
+    MEASUREMENTS_TABLE,
+    REGIONS_TABLE,
+)
 from cosmoalign.sources.embedded import EmbeddedSource
 
 

@@ -5,9 +5,9 @@ import pytest
 
 from cosmoalign.curate import CurationConfig
 from cosmoalign.imaging import decode_png, npy_bytes
-from cosmoalign.ingest import CURATED_TABLE, QUARANTINE_TABLE, RAW_TABLE, curate_partition
+from cosmoalign.ingest import curate_partition
 from cosmoalign.lake import Lake
-from cosmoalign.schema import RAW_SCHEMA
+from cosmoalign.schema import CURATED_TABLE, QUARANTINE_TABLE, RAW_SCHEMA, RAW_TABLE
 from tests.shared_data import DECALS_FITS, GZ_SPIRALS, require
 
 

@@ -12,14 +12,9 @@ import pytest
 
 from cosmoalign.curate import CurationConfig
 from cosmoalign.imaging import decode_png
-from cosmoalign.ingest import (
-    CURATED_TABLE,
-    QUARANTINE_TABLE,
-    RAW_TABLE,
-    curate_partition,
-    ingest_source,
-)
+from cosmoalign.ingest import curate_partition, ingest_source
 from cosmoalign.lake import Lake
+from cosmoalign.schema import CURATED_TABLE, QUARANTINE_TABLE, RAW_TABLE
 from cosmoalign.sources.local import FolderSource
 from tests.fixtures.hostile import build_zoo
 

@@ -3,10 +3,8 @@
 import pyarrow as pa
 import pytest
 
-from cosmoalign.captions.table import CAPTIONS_TABLE
-from cosmoalign.ingest import CURATED_TABLE
-from cosmoalign.pairs import PAIRS_TABLE, build_pairs, normalise_box
-from cosmoalign.schema import CAPTION_SCHEMA
+from cosmoalign.pairs import build_pairs, normalise_box
+from cosmoalign.schema import CAPTION_SCHEMA, CAPTIONS_TABLE, CURATED_TABLE, PAIRS_TABLE
 from tests.fixtures.pairs_lake import build_pairs_lake
 
 

@@ -13,11 +13,10 @@ import pytest
 
 from cosmoalign.framing import measure_frame
 from cosmoalign.imaging import decode_payload, encode_png
-from cosmoalign.ingest import CURATED_TABLE
 from cosmoalign.lake import Lake
 from cosmoalign.models import ClipBundle, ModelSpec, build_model, export_open_clip
-from cosmoalign.schema import IMAGE_SCHEMA, ORIGINAL
-from cosmoalign.search import EMBEDDINGS_TABLE, EmbeddingIndex, embed_partition
+from cosmoalign.schema import CURATED_TABLE, EMBEDDINGS_TABLE, IMAGE_SCHEMA, ORIGINAL
+from cosmoalign.search import EmbeddingIndex, embed_partition
 from cosmoalign.search.__main__ import main
 from cosmoalign.search.index import (
     MIN_INDEXED_ROWS,

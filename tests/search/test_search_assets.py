@@ -13,7 +13,8 @@ from assets.ingest import curated, raw
 from assets.search import embedding
 from cosmoalign.lake import Lake
 from cosmoalign.models import ModelSpec, build_model, export_open_clip
-from cosmoalign.search import EMBEDDINGS_TABLE, EmbeddingIndex
+from cosmoalign.schema import EMBEDDINGS_TABLE
+from cosmoalign.search import EmbeddingIndex
 from resources import LakeResource, SurveySources
 from resources.sources import LocalFolderConfig
 from tests.dagster_env import repo_instance

@@ -134,7 +134,7 @@ def _augmented_pairs(count: int, seed: int, lake_root: str | None = None) -> Pai
     if lake_root is None:
         return PairsDataset(rows, _to_tensor, **kwargs)
     from cosmoalign.lake import Lake
-    from cosmoalign.pairs import PAIRS_TABLE
+    from cosmoalign.schema import PAIRS_TABLE
 
     stored = [
         {**r, "caption": c, "split": s}
@@ -227,3 +227,20 @@ def test_streamed_rows_reach_a_loader_worker_one_batch_per_read(tmp_path):
 
 def _items(items: list[dict]) -> list[dict]:
     return items
+
+
+def test_an_arrow_copy_serves_the_same_rows_as_the_lake(tmp_path):
+    from cosmoalign.schema import PAIRS_TABLE
+    from cosmoalign.train.data import write_arrow_file
+    from tests.fixtures.pairs_lake import build_pairs_lake
+
+    lake, _ = build_pairs_lake(str(tmp_path), per_class=3, hst=4)
+    copy = str(tmp_path / "pairs.arrow")
+    write_arrow_file(lake.read(PAIRS_TABLE, "p"), copy)
+    options = {"preprocess": None, "augment": False, "seed": 0, "max_regions": 4}
+    for with_symbol in (False, True):
+        from_lake = PairsDataset.from_lake(lake, "p", with_symbol=with_symbol, **options)
+        from_copy = PairsDataset.from_arrow_file(copy, with_symbol=with_symbol, **options)
+        positions = list(range(len(from_lake)))[::-1]
+        assert len(from_copy) == len(from_lake)
+        assert from_copy.rows.take(positions) == from_lake.rows.take(positions)

@@ -187,3 +187,30 @@ def test_wise_ft_interpolates_the_export_with_the_base(lake_root, tmp_path):
     )
     for key in ("visual.conv1.weight", "text_projection", "logit_scale"):
         assert torch.allclose(mixed[key], (base[key] + tuned[key]) / 2, atol=1e-6), key
+
+
+@pytest.mark.slow
+def test_grain_trains_from_an_arrow_copy_on_a_box_without_pylance(lake_root, tmp_path):
+    from cosmoalign.lake import Lake
+    from cosmoalign.schema import PAIRS_TABLE
+    from cosmoalign.train.data import write_arrow_file
+
+    pairs = tmp_path / "pairs.arrow"
+    write_arrow_file(Lake(lake_root).read(PAIRS_TABLE, "p"), pairs)
+    run_dir = tmp_path / "run"
+    # The lake root does not exist: only the Arrow file is read.
+    config = _config(str(tmp_path / "no-lake"), run_dir, "grain", max_steps=2, batch_size=8)
+    data = json.loads(config.read_text()) | {"pairs_file": str(pairs)}
+    config.write_text(json.dumps(data))
+    without = "import sys, runpy; sys.modules['lance'] = None; sys.modules['dagster'] = None; "
+    main = "sys.argv = ['train', '--config', sys.argv[1]]; "
+    main += "runpy.run_module('cosmoalign.train', run_name='__main__')"
+    _run([sys.executable, "-c", without + main, str(config)])
+    assert [row["step"] for row in _metrics(run_dir)] == [1, 2]
+    assert {"global", "region"} <= set(_metrics(run_dir)[0])
+    assert (run_dir / "export" / "open_clip_config.json").exists()
+
+
+def test_galaxalign_cannot_train_from_an_arrow_copy(tmp_path):
+    with pytest.raises(ValueError, match="galaxalign reads its class symbols from the lake"):
+        TrainConfig("galaxalign", "lake", "p", str(tmp_path), pairs_file="pairs.arrow")
