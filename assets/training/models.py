@@ -49,6 +49,7 @@ class FinetuneConfig(dg.Config):
     warmup_steps: int = _default("warmup_steps")
     lock_text: bool = _default("lock_text")
     lock_image: bool = _default("lock_image")
+    lock_image_projection: bool = _default("lock_image_projection")
     trunk_lr_scale: float = _default("trunk_lr_scale")
     short_caption_rate: float = _default("short_caption_rate")
     wise_ft_alpha: float = _default("wise_ft_alpha")

@@ -242,9 +242,11 @@ _TEXT_TRUNK = ("text.", "transformer.", "token_embedding", "positional_embedding
 
 
 def _lock_towers(clip: torch.nn.Module, config: TrainConfig) -> None:
-    """Freeze a tower's trunk (LiT); its projection into the joint space stays trainable."""
+    """Freeze a tower's trunk (LiT); its projection into the joint space stays trainable
+    unless ``lock_image_projection`` freezes the image side whole."""
     for name, param in clip.named_parameters():
-        if name.startswith(_PROJECTIONS):
+        whole_image = config.lock_image and config.lock_image_projection
+        if name.startswith(_PROJECTIONS) and not (whole_image and name.startswith("visual.")):
             continue
         if (config.lock_image and name.startswith("visual.")) or (
             config.lock_text and name.startswith(_TEXT_TRUNK)

@@ -46,8 +46,11 @@ def test_cluster_mode_runs_steps_as_pods_and_training_in_gpu_pods(monkeypatch):
 
 
 def test_the_local_default_keeps_the_multiprocess_executor_and_subprocess_launcher():
-    assert defs.resolve_job_def("finetune").executor_def.name == "multi_or_in_process_executor"
-    assert definitions.EXECUTOR is None
+    executor = defs.resolve_job_def("finetune").executor_def
+    assert executor.name == "multiprocess"
+    assert definitions.EXECUTOR is definitions.LOCAL_EXECUTOR
+    config = definitions.LOCAL_EXECUTOR.apply_config_mapping({}).value["config"]
+    assert "pipeline.definitions" in config["start_method"]["forkserver"]["preload_modules"]
     assert type(definitions.RESOURCES["launcher"]) is AccelerateLauncher
 
 

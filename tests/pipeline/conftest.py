@@ -1,4 +1,4 @@
-"""One `dagster dev` over a small materialized graph, shared by the web UI tests."""
+"""One `dagster dev` over the small materialized graph, shared by the web UI tests."""
 
 from collections.abc import Iterator
 
@@ -8,7 +8,9 @@ from tests.pipeline.webserver_fixture import Webserver, served_graph
 
 
 @pytest.fixture(scope="session")
-def webserver(tmp_path_factory) -> Iterator[Webserver]:
-    """The served graph; started on first use, stopped at the end of the session."""
-    with served_graph(tmp_path_factory.mktemp("served")) as server:
+def webserver(small_graph) -> Iterator[Webserver]:
+    """The served graph (the untouched copy); started on first use, stopped at the end."""
+    with served_graph(
+        small_graph.pristine_state, small_graph.pristine_lake, small_graph.result.run_id
+    ) as server:
         yield server

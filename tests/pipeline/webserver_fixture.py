@@ -15,8 +15,7 @@ from pathlib import Path
 
 import requests
 
-from tests.dagster_env import REPO_ROOT, dagster_environ, repo_instance
-from tests.fixtures.small_graph import materialize_small_graph
+from tests.dagster_env import REPO_ROOT, dagster_environ
 
 
 @dataclass(frozen=True)
@@ -33,14 +32,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def materialize_graph(state: Path, lake: Path) -> str:
-    """Materialize every asset of a small embedded partition (tiny models); the run id."""
-    with repo_instance(state) as instance:
-        result = materialize_small_graph(instance, lake)
-        assert result.success
-        return result.run_id
 
 
 def _wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
@@ -94,9 +85,7 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def served_graph(tmp_path: Path) -> Iterator[Webserver]:
-    """The whole graph of a small embedded partition in a temp instance, served by `dagster dev`."""
-    state, lake = tmp_path / "dagster", tmp_path / "lake"
-    run_id = materialize_graph(state, lake)
+def served_graph(state: Path, lake: Path, run_id: str) -> Iterator[Webserver]:
+    """An instance's state and lake, materialized by run ``run_id``, served by `dagster dev`."""
     with dagster_dev(state, lake) as url:
         yield Webserver(url=url, run_id=run_id, log=state / "dagster-dev.log")
