@@ -41,37 +41,78 @@ def embed(
     cache_dir: str | os.PathLike | None = None,
 ) -> Embeddings:
     """Embed the images, captions and class prompts of ``evalset`` (default device: CUDA if
-    available). With ``cache_dir`` the result is read from, or else written to,
-    ``<cache_dir>/<key>.npz``, ``key`` hashing the model's weights and preprocessing with the
-    set's ids, images, captions and prompts.
+    available). With ``cache_dir`` each side is read from, or else written to, its own file:
+    ``<cache_dir>/<key>.image.npz`` keyed by the image tower's weights, its preprocessing and
+    the set's images, ``<key>.text.npz`` by the rest of the model and the set's texts. Models
+    that share an image tower (a base and its exports with the image side locked) share the
+    image embeddings.
     """
-    path = None
-    if cache_dir is not None:
-        path = Path(cache_dir) / f"{cache_key(bundle, evalset)}.npz"
-        if path.is_file():
-            with np.load(path) as cached:
-                return Embeddings(cached["image"], cached.get("text"), cached["class_text"])
-    embeddings = _compute(bundle, evalset, batch_size, device)
-    if path is not None:
-        _save_atomically(path, embeddings)
-    return embeddings
+    device_of = partial(_prepare, bundle, device)
+    image = _cached(
+        cache_dir and Path(cache_dir) / f"{image_cache_key(bundle, evalset)}.image.npz",
+        lambda: {"image": _compute_images(bundle, evalset, batch_size, device_of())},
+    )
+    text = _cached(
+        cache_dir and Path(cache_dir) / f"{text_cache_key(bundle, evalset)}.text.npz",
+        lambda: _compute_texts(bundle, evalset, batch_size, device_of()),
+    )
+    return Embeddings(image["image"], text.get("text"), text["class_text"])
 
 
-def cache_key(bundle: ClipBundle, evalset: EvalSet) -> str:
-    """sha256 of the model's identity and the evaluation set's content."""
-    digest = hashlib.sha256(model_identity(bundle).encode())
-    digest.update(json.dumps([evalset.object_ids, evalset.captions, evalset.prompts]).encode())
+def image_cache_key(bundle: ClipBundle, evalset: EvalSet) -> str:
+    """sha256 of the image tower, its preprocessing and the set's images."""
+    digest = hashlib.sha256(_tower_fingerprint(bundle, image=True).encode())
+    digest.update(json.dumps([_preprocessing(bundle), evalset.object_ids]).encode())
     for image in evalset.images:
         digest.update(hashlib.sha256(image).digest())
     return digest.hexdigest()
 
 
+def text_cache_key(bundle: ClipBundle, evalset: EvalSet) -> str:
+    """sha256 of everything but the image tower, and the set's captions and prompts."""
+    digest = hashlib.sha256(_tower_fingerprint(bundle, image=False).encode())
+    digest.update(json.dumps([evalset.captions, evalset.prompts]).encode())
+    return digest.hexdigest()
+
+
+def _tower_fingerprint(bundle: ClipBundle, image: bool) -> str:
+    """sha256 of the image tower's (``visual.*``) weights and structure, or of the rest of the
+    model's and its tokenizer: not of the model's name, so a base and an export of it share
+    the side they have in common."""
+    model = bundle.model
+    modules = [
+        repr(module) for name, module in model.named_children() if (name == "visual") == image
+    ]
+    if not image:
+        tokenizer = bundle.tokenizer
+        modules += [type(tokenizer).__qualname__, str(getattr(tokenizer, "context_length", ""))]
+    digest = hashlib.sha256(json.dumps(modules).encode())
+    for key, tensor in model.state_dict().items():
+        if key.startswith("visual.") == image:
+            _update_with_tensor(digest, key, tensor)
+    return digest.hexdigest()
+
+
+def _cached(path: Path | None, compute: Callable[[], dict[str, np.ndarray]]) -> dict:
+    """The arrays stored at ``path``, else ``compute()``'s, stored there when ``path`` is set."""
+    if path is not None and path.is_file():
+        with np.load(path) as cached:
+            return dict(cached)
+    arrays = compute()
+    if path is not None:
+        _save_atomically(path, arrays)
+    return arrays
+
+
 def model_identity(bundle: ClipBundle) -> str:
     """sha256 of the model's weights (:func:`model_fingerprint`) and its image preprocessing:
     what an image embedding depends on besides the image."""
-    preprocessing = [bundle.image_size, list(bundle.image_mean), list(bundle.image_std)]
-    blob = json.dumps([model_fingerprint(bundle), preprocessing])
+    blob = json.dumps([model_fingerprint(bundle), _preprocessing(bundle)])
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _preprocessing(bundle: ClipBundle) -> list:
+    return [bundle.image_size, list(bundle.image_mean), list(bundle.image_std)]
 
 
 def embed_images(
@@ -107,28 +148,37 @@ def model_fingerprint(bundle: ClipBundle) -> str:
         return sha256_of(Path(bundle.name.removeprefix(LOCAL_DIR_PREFIX)) / CHECKPOINT_FILE)
     digest = hashlib.sha256(bundle.name.encode())
     for key, tensor in bundle.model.state_dict().items():
-        tensor = tensor.detach().cpu().contiguous()
-        digest.update(f"{key}{tensor.dtype}{tuple(tensor.shape)}".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        _update_with_tensor(digest, key, tensor)
     return digest.hexdigest()
 
 
-def _compute(
-    bundle: ClipBundle, evalset: EvalSet, batch_size: int, device: str | torch.device | None
-) -> Embeddings:
-    device = _prepare(bundle, device)
-    images = partial(_encode_images, bundle, device)
-    texts = partial(_encode_texts, bundle, device)
+def _update_with_tensor(digest, key: str, tensor: torch.Tensor) -> None:
+    tensor = tensor.detach().cpu().contiguous()
+    digest.update(f"{key}{tensor.dtype}{tuple(tensor.shape)}".encode())
+    digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+
+
+def _compute_images(
+    bundle: ClipBundle, evalset: EvalSet, batch_size: int, device: torch.device
+) -> np.ndarray:
+    desc = f"embed {evalset.name} images with {bundle.name}"
+    encode = partial(_encode_images, bundle, device)
+    with torch.inference_mode(), tqdm(total=len(evalset.images), desc=desc, unit="image") as bar:
+        return _batched(encode, evalset.images, batch_size, bar)
+
+
+def _compute_texts(
+    bundle: ClipBundle, evalset: EvalSet, batch_size: int, device: torch.device
+) -> dict[str, np.ndarray]:
+    encode = partial(_encode_texts, bundle, device)
     prompts = [prompt for class_prompts in evalset.prompts for prompt in class_prompts]
     captions = evalset.captions or []
-    total = len(evalset.images) + len(captions) + len(prompts)
-    desc = f"embed {evalset.name} with {bundle.name}"
-    with torch.inference_mode(), tqdm(total=total, desc=desc, unit="item") as bar:
-        image = _batched(images, evalset.images, batch_size, bar)
-        text = _batched(texts, captions, batch_size, bar) if captions else None
-        class_text = _batched(texts, prompts, batch_size, bar)
-    n_classes = len(evalset.prompts)
-    return Embeddings(image, text, class_text.reshape(n_classes, -1, class_text.shape[-1]))
+    desc = f"embed {evalset.name} texts with {bundle.name}"
+    with torch.inference_mode(), tqdm(total=len(captions) + len(prompts), desc=desc) as bar:
+        arrays = {"text": _batched(encode, captions, batch_size, bar)} if captions else {}
+        class_text = _batched(encode, prompts, batch_size, bar)
+    arrays["class_text"] = class_text.reshape(len(evalset.prompts), -1, class_text.shape[-1])
+    return arrays
 
 
 def _prepare(bundle: ClipBundle, device: str | torch.device | None) -> torch.device:
@@ -166,12 +216,9 @@ def _open_rgb(data: bytes) -> Image.Image:
         return image.convert("RGB")
 
 
-def _save_atomically(path: Path, embeddings: Embeddings) -> None:
+def _save_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write the ``.npz`` to a temporary file beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {"image": embeddings.image, "class_text": embeddings.class_text}
-    if embeddings.text is not None:
-        arrays["text"] = embeddings.text
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(descriptor, "wb") as handle:

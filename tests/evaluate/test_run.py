@@ -52,12 +52,32 @@ def test_second_embedding_is_read_from_the_cache(train_set: EvalSet, tmp_path: P
     bundle.model.encode_image = bundle.model.encode_text = refuse
     second = embed(bundle, train_set, cache_dir=tmp_path)
 
-    assert len(list(tmp_path.glob("*.npz"))) == 1
+    assert len(list(tmp_path.glob("*.image.npz"))) == len(list(tmp_path.glob("*.text.npz"))) == 1
     np.testing.assert_array_equal(first.image, second.image)
     np.testing.assert_array_equal(first.text, second.text)
     np.testing.assert_array_equal(first.class_text, second.class_text)
     embed(tiny(seed=1), train_set, cache_dir=tmp_path)  # other weights: another entry
-    assert len(list(tmp_path.glob("*.npz"))) == 2
+    assert len(list(tmp_path.glob("*.image.npz"))) == len(list(tmp_path.glob("*.text.npz"))) == 2
+
+
+def test_a_model_sharing_the_image_tower_reads_the_image_embeddings_from_the_cache(
+    train_set: EvalSet, tmp_path: Path
+) -> None:
+    import torch
+
+    first = embed(tiny(), train_set, batch_size=16, cache_dir=tmp_path)
+    tuned = tiny()  # an export of it with the image side locked: only text weights moved
+    with torch.no_grad():
+        tuned.model.text_projection.add_(0.5)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the image tower was run despite cached image embeddings")
+
+    tuned.model.encode_image = refuse
+    second = embed(tuned, train_set, batch_size=16, cache_dir=tmp_path)
+    np.testing.assert_array_equal(first.image, second.image)
+    assert not np.allclose(first.class_text, second.class_text)
+    assert len(list(tmp_path.glob("*.text.npz"))) == 2
 
 
 def test_embeddings_are_normalised_with_one_row_per_item(train_set: EvalSet) -> None:
