@@ -280,6 +280,8 @@ def run_child(trainer: str, spec: dict, out: Path) -> None:
             weight_decay=WEIGHT_DECAY,
             warmup_steps=WARMUP,
             lock_image=spec["lock_image"],
+            # open_clip_train's --lock-image freezes the trunk and trains the head: same work.
+            lock_image_projection=False,
             lock_text=spec["lock_text"],
             mixed_precision="bf16" if spec["precision"] == "bf16" else "no",
             short_caption_rate=0.0,
