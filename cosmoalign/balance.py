@@ -70,9 +70,17 @@ def stable_rank(object_id: str, seed: int = 0) -> int:
     return int.from_bytes(digest, "big")
 
 
+_AUGMENTED = "~aug"
+
+
 def augmented_id(object_id: str, k: int) -> str:
     """The object id of the ``k``-th (1-based) augmented copy of ``object_id``."""
-    return f"{object_id}~aug{k}"
+    return f"{object_id}{_AUGMENTED}{k}"
+
+
+def original_id(object_id: str) -> str:
+    """The curated object a balanced row shows: itself, or the original of an augmented copy."""
+    return object_id.split(_AUGMENTED, 1)[0]
 
 
 def balance_train_split(

@@ -44,6 +44,12 @@ _COMMIT_ATTEMPTS = 20
 log = logging.getLogger(__name__)
 
 
+def default_lake_root() -> str:
+    """``$COSMOALIGN_HOME`` if set, else ``.cosmoalign/`` in the repository."""
+    repo = posixpath.dirname(posixpath.dirname(posixpath.abspath(__file__)))
+    return os.environ.get("COSMOALIGN_HOME") or posixpath.join(repo, ".cosmoalign")
+
+
 class LakeConflictError(RuntimeError):
     """Another writer committed the partition while this write depended on what it read."""
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 from cosmoalign.captions.table import image_batches
 from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.schema import CAPTIONS_TABLE, PAIRS_TABLE, REGIONS_TABLE, SYMBOLS_TABLE
+from cosmoalign.shards import dataset_partitions
 
 PAIR_SCHEMA = pa.schema(
     [
@@ -57,58 +58,60 @@ def normalise_box(box: list[int], width: int, height: int) -> list[float]:
     return [clip(x0 / width), clip(y0 / height), clip(x1 / width), clip(y1 / height)]
 
 
-def build_pairs(lake: Lake, partition: str, batch_size: int = 256) -> PairsResult:
-    """Join images, captions, regions and symbols of one partition into ``training_pairs``."""
-    captions = _by_object(lake, CAPTIONS_TABLE, partition, ["object_id", "caption"])
-    regions = (
-        _by_object(lake, REGIONS_TABLE, partition, ["object_id", "boxes", "texts"])
-        if lake.exists(REGIONS_TABLE, partition)
-        else {}
-    )
+def build_pairs(lake: Lake, dataset: str, batch_size: int = 256) -> PairsResult:
+    """Join a dataset's images, captions, regions and symbols into its ``training_pairs``,
+    shard after shard when it is sharded (:func:`~cosmoalign.shards.dataset_partitions`)."""
     symbols = (
         {
             row["label"]: row["symbol_key"]
-            for row in lake.read(SYMBOLS_TABLE, partition, ["label", "symbol_key"]).to_pylist()
+            for row in lake.read(SYMBOLS_TABLE, dataset, ["label", "symbol_key"]).to_pylist()
         }
-        if lake.exists(SYMBOLS_TABLE, partition)
+        if lake.exists(SYMBOLS_TABLE, dataset)
         else {}
     )
     uncaptioned: list[str] = []
     without_symbol = 0
     per_split: dict[str, Counter] = {}
-    with lake.writer(PAIRS_TABLE, partition, PAIR_SCHEMA) as writer:
-        for rows in _image_rows(lake, partition, batch_size):
-            out = []
-            for row in rows:
-                caption = captions.get(row["object_id"])
-                if caption is None:
-                    uncaptioned.append(row["object_id"])
-                    continue
-                per_split.setdefault(row["split"], Counter())[
-                    row["label_name"] or "unlabelled"
-                ] += 1
-                symbol = symbols.get(row["label"])
-                without_symbol += symbol is None
-                region = regions.get(row["object_id"], {"boxes": [], "texts": []})
-                out.append(
-                    {
-                        "object_id": row["object_id"],
-                        "split": row["split"],
-                        "label": row["label"],
-                        "label_name": row["label_name"],
-                        "image_png": row["image_png"],
-                        "frame": normalise_box(row["frame"], row["width"], row["height"]),
-                        "caption": caption["caption"],
-                        "symbol_key": symbol,
-                        "region_boxes": [
-                            normalise_box(box, row["width"], row["height"])
-                            for box in region["boxes"]
-                        ],
-                        "region_texts": region["texts"],
-                    }
-                )
-            writer.write_rows(out)
+    with lake.writer(PAIRS_TABLE, dataset, PAIR_SCHEMA) as writer:
+        for partition in dataset_partitions(lake, dataset):
+            captions = _by_object(lake, CAPTIONS_TABLE, partition, ["object_id", "caption"])
+            regions = (
+                _by_object(lake, REGIONS_TABLE, partition, ["object_id", "boxes", "texts"])
+                if lake.exists(REGIONS_TABLE, partition)
+                else {}
+            )
+            for rows in _image_rows(lake, partition, batch_size):
+                out = []
+                for row in rows:
+                    caption = captions.get(row["object_id"])
+                    if caption is None:
+                        uncaptioned.append(row["object_id"])
+                        continue
+                    per_split.setdefault(row["split"], Counter())[
+                        row["label_name"] or "unlabelled"
+                    ] += 1
+                    symbol = symbols.get(row["label"])
+                    without_symbol += symbol is None
+                    region = regions.get(row["object_id"], {"boxes": [], "texts": []})
+                    out.append(_pair(row, caption["caption"], symbol, region))
+                writer.write_rows(out)
     return PairsResult(writer.summary, uncaptioned, without_symbol, per_split)
+
+
+def _pair(row: dict, caption: str, symbol: str | None, region: dict) -> dict:
+    width, height = row["width"], row["height"]
+    return {
+        "object_id": row["object_id"],
+        "split": row["split"],
+        "label": row["label"],
+        "label_name": row["label_name"],
+        "image_png": row["image_png"],
+        "frame": normalise_box(row["frame"], width, height),
+        "caption": caption,
+        "symbol_key": symbol,
+        "region_boxes": [normalise_box(box, width, height) for box in region["boxes"]],
+        "region_texts": region["texts"],
+    }
 
 
 def _by_object(lake: Lake, table: str, partition: str, columns: list[str]) -> dict[str, dict]:

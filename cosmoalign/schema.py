@@ -5,6 +5,7 @@ import pyarrow as pa
 # The lake's tables, by name (one Lance dataset per table and partition).
 RAW_TABLE = "raw_images"
 CURATED_TABLE = "curated_images"
+BALANCED_TABLE = "balanced_images"
 QUARANTINE_TABLE = "quarantine"
 MEASUREMENTS_TABLE = "measurements"
 CAPTIONS_TABLE = "captions"

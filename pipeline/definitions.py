@@ -17,8 +17,9 @@ from assets.evaluation import comparison, evaluations
 from assets.ingest import balanced, curated, raw
 from assets.search import embedding
 from assets.training import models, pairs
-from pipeline.jobs import finetune, ingest, recaption
-from pipeline.schedules import weekly_recaption
+from pipeline.jobs import balance, caption_shards, finetune, ingest, ingest_shards, recaption, train
+from pipeline.schedules import weekly_recaption, weekly_recaption_shards
+from pipeline.shard_plan import plan_shards
 from resources import AccelerateLauncher, LakeResource, SurveySources
 
 RESOURCES_LOCAL = {
@@ -86,8 +87,17 @@ defs = dg.Definitions(
             embedding,
         ]
     ),
-    jobs=[finetune, ingest, recaption],
-    schedules=[weekly_recaption],
+    jobs=[
+        finetune,
+        ingest,
+        recaption,
+        plan_shards,
+        ingest_shards,
+        balance,
+        caption_shards,
+        train,
+    ],
+    schedules=[weekly_recaption, weekly_recaption_shards],
     resources=RESOURCES,
     executor=EXECUTOR,
 )

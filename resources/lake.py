@@ -9,14 +9,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from cosmoalign.lake import Lake, Retention, storage_options_env
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def default_lake_root() -> str:
-    """``$COSMOALIGN_HOME`` if set, else ``.cosmoalign/`` in the repository."""
-    return os.environ.get("COSMOALIGN_HOME") or str(REPO_ROOT / ".cosmoalign")
+from cosmoalign.lake import Lake, Retention, default_lake_root, storage_options_env
 
 
 class LakeResource(dg.ConfigurableResource):

@@ -6,13 +6,13 @@ import statistics
 import dagster as dg
 
 from assets.metadata import write_summary_metadata
-from assets.partitions import DATASETS
+from assets.partitions import lake_partition_of, per_dataset_and_shard
 from cosmoalign.captions.factory import build_captioner
 from cosmoalign.captions.table import caption_partition
 from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.preview import thumbnail_png
 from cosmoalign.progress import Tick
-from cosmoalign.schema import CAPTIONS_TABLE
+from cosmoalign.schema import BALANCED_TABLE, CAPTIONS_TABLE
 from resources import AccelerateLauncher, LakeResource
 
 LAUNCH_MODES = ("auto", "in_process", "subprocess")
@@ -35,35 +35,20 @@ class CaptionParams(dg.Config):
     launcher, like training); ``in_process`` or ``subprocess`` force one way."""
 
 
-@dg.asset(
-    partitions_def=DATASETS,
-    group_name="captions",
-    kinds={"lance"},
-    code_version="1",
-    deps=["balanced_images", "curated_images", "measurements"],
-    check_specs=[
-        dg.AssetCheckSpec("no_empty_caption", asset="captions"),
-        dg.AssetCheckSpec("duplicate_caption_rate", asset="captions"),
-    ],
-    description="One caption per training and held-out image: label text plus a generated "
-    "description, stamped with captioner name, version and prompt hash. The morphology "
-    "captioner phrases the stored measurements (no pixels); BLIP/MLLM caption only missing or "
-    "stale rows again.",
-)
-def captions(
+def _captions(
     context: dg.AssetExecutionContext,
     config: CaptionParams,
     lake: LakeResource,
     launcher: AccelerateLauncher,
 ) -> dg.MaterializeResult:
-    """Caption one dataset, reusing every row whose captioner is still current."""
-    dataset = context.partition_key
+    """Caption one dataset (or shard), reusing every row whose captioner is still current."""
+    partition = lake_partition_of(context)
     store = lake.open()
     if _out_of_process(config):
         summary, counts = _caption_in_subprocess(context, config, lake, launcher)
     else:
         summary, counts = _caption_here(context, config, store)
-    table = store.read(CAPTIONS_TABLE, dataset, columns=["object_id", "caption", "description"])
+    table = store.read(CAPTIONS_TABLE, partition, columns=["object_id", "caption", "description"])
     texts = table.column("caption").to_pylist()
     empty = sum(not description.strip() for description in table.column("description").to_pylist())
     duplicate_rate = 1 - len(set(texts)) / len(texts) if texts else 0.0
@@ -78,7 +63,9 @@ def captions(
                 {"min": min(words), "median": statistics.median(words), "max": max(words)}
             ),
             "samples": _sample_table(
-                store, dataset, dict(zip(table.column("object_id").to_pylist(), texts, strict=True))
+                store,
+                partition,
+                dict(zip(table.column("object_id").to_pylist(), texts, strict=True)),
             ),
         },
         data_version=dg.DataVersion(summary.content_hash),
@@ -118,7 +105,9 @@ def _caption_here(
     def progress(tick: Tick) -> None:
         context.log.info(tick.describe("captioned"))
 
-    result = caption_partition(store, context.partition_key, captioner, config.batch_size, progress)
+    result = caption_partition(
+        store, lake_partition_of(context), captioner, config.batch_size, progress
+    )
     info = captioner.info
     counts = {
         "captioned": result.captioned,
@@ -136,7 +125,7 @@ def _caption_in_subprocess(
 ) -> tuple[WriteSummary, dict]:
     """Run ``python -m cosmoalign.captions`` through the launcher; progress arrives over pipes."""
     args = [
-        *("--lake", lake.url, "--partition", context.partition_key),
+        *("--lake", lake.url, "--partition", lake_partition_of(context)),
         *("--captioner", config.captioner, "--model", config.model, "--prompt", config.prompt),
         *("--batch-size", str(config.batch_size), "--seed", str(config.seed)),
     ]
@@ -151,13 +140,28 @@ def _caption_in_subprocess(
 
 
 def _sample_table(
-    store: Lake, dataset: str, caption_by_id: dict[str, str], n: int = 8
+    store: Lake, partition: str, caption_by_id: dict[str, str], n: int = 8
 ) -> dg.MetadataValue:
     """A markdown table of sample thumbnails with their captions."""
     lines = ["| image | object | caption |", "|---|---|---|"]
-    batch = next(store.iter_batches("balanced_images", dataset, ["object_id", "image_png"], 64))
+    batch = next(store.iter_batches(BALANCED_TABLE, partition, ["object_id", "image_png"], 64))
     for row in batch.to_pylist()[:n]:
         thumb = base64.b64encode(thumbnail_png(row["image_png"], 64)).decode()
         caption = caption_by_id.get(row["object_id"], "").replace("|", "/")
         lines.append(f"| ![](data:image/png;base64,{thumb}) | {row['object_id']} | {caption} |")
     return dg.MetadataValue.md("\n".join(lines))
+
+
+captions, captions_of_shard = per_dataset_and_shard(
+    "captions",
+    group_name="captions",
+    kinds={"lance"},
+    code_version="1",
+    stage_deps=["curated_images", "measurements"],
+    dataset_deps=["balanced_images"],
+    checks=["no_empty_caption", "duplicate_caption_rate"],
+    description="One caption per training and held-out image: label text plus a generated "
+    "description, stamped with captioner name, version and prompt hash. The morphology "
+    "captioner phrases the stored measurements (no pixels); BLIP/MLLM caption only missing or "
+    "stale rows again.",
+)(_captions)

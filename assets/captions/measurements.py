@@ -5,7 +5,7 @@ from collections import Counter
 import dagster as dg
 
 from assets.metadata import counts_table, write_summary_metadata
-from assets.partitions import DATASETS
+from assets.partitions import lake_partition_of, per_dataset_and_shard
 from resources import LakeResource
 
 
@@ -17,34 +17,24 @@ class MeasureParams(dg.Config):
     """Worker processes; 0 takes ``$COSMOALIGN_WORKERS`` or one per core."""
 
 
-@dg.asset(
-    partitions_def=DATASETS,
-    group_name="captions",
-    kinds={"lance"},
-    code_version="1",
-    deps=["balanced_images", "curated_images"],
-    description="Per training and held-out image: the galaxy segmented once in its frame at the "
-    "working size; morphology numbers, galaxy type and region boxes, stamped with the "
-    "measurement version. Only missing or stale rows (new code, image or frame) are measured "
-    "again; captions and regions read from here.",
-)
-def measurements(
+def _measurements(
     context: dg.AssetExecutionContext, config: MeasureParams, lake: LakeResource
 ) -> dg.MaterializeResult:
-    """Measure one dataset's captioned images, reusing every current row."""
+    """Measure one dataset's (or shard's) captioned images, reusing every current row."""
     from cosmoalign.captions.measurement import MEASUREMENT_VERSION
     from cosmoalign.captions.measurement_table import measure_partition
     from cosmoalign.schema import MEASUREMENTS_TABLE
 
+    partition = lake_partition_of(context)
     store = lake.open()
     result = measure_partition(
         store,
-        context.partition_key,
+        partition,
         config.batch_size,
         progress=lambda tick: context.log.info(tick.describe("measured")),
         workers=config.workers or None,
     )
-    types = store.read(MEASUREMENTS_TABLE, context.partition_key, ["galaxy_type"])
+    types = store.read(MEASUREMENTS_TABLE, partition, ["galaxy_type"])
     kinds = Counter(kind or "nothing detected" for kind in types.column("galaxy_type").to_pylist())
     return dg.MaterializeResult(
         metadata={
@@ -56,3 +46,17 @@ def measurements(
         },
         data_version=dg.DataVersion(result.summary.content_hash),
     )
+
+
+measurements, measurements_of_shard = per_dataset_and_shard(
+    "measurements",
+    group_name="captions",
+    kinds={"lance"},
+    code_version="1",
+    stage_deps=["curated_images"],
+    dataset_deps=["balanced_images"],
+    description="Per training and held-out image: the galaxy segmented once in its frame at the "
+    "working size; morphology numbers, galaxy type and region boxes, stamped with the "
+    "measurement version. Only missing or stale rows (new code, image or frame) are measured "
+    "again; captions and regions read from here.",
+)(_measurements)

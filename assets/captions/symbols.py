@@ -4,8 +4,9 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from assets.metadata import sample_grid, write_summary_metadata
-from assets.partitions import DATASETS
+from assets.partitions import DATASETS, and_their_shards
 from cosmoalign.schema import CURATED_TABLE, SYMBOLS_TABLE
+from cosmoalign.shards import read_dataset
 from cosmoalign.symbol_table import symbols_table
 from resources import LakeResource
 
@@ -15,14 +16,14 @@ from resources import LakeResource
     group_name="captions",
     kinds={"lance"},
     code_version="1",
-    deps=["curated_images"],
+    deps=and_their_shards("curated_images"),
     description="GalaxAlign's third modality: one schematic symbol image and text per class.",
 )
 def symbols(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Draw the symbols of the classes present in one dataset."""
     dataset = context.partition_key
     store = lake.open()
-    labels = store.read(CURATED_TABLE, dataset, columns=["label", "label_name"])
+    labels = read_dataset(store, CURATED_TABLE, dataset, columns=["label", "label_name"])
     labels = labels.filter(pc.greater_equal(labels.column("label"), 0))
     table, missing = symbols_table((row["label"], row["label_name"]) for row in labels.to_pylist())
     if missing:

@@ -5,11 +5,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets.metadata import counts_table, sample_grid, write_summary_metadata
-from assets.partitions import DATASETS
-from cosmoalign.schema import CURATED_TABLE, IMAGE_SCHEMA
+from assets.partitions import DATASETS, and_their_shards
+from cosmoalign.balance import original_id
+from cosmoalign.schema import BALANCED_TABLE, CURATED_TABLE, IMAGE_SCHEMA
+from cosmoalign.shards import dataset_partitions, read_dataset, write_to_shards
 from resources import LakeResource
-
-BALANCED_TABLE = "balanced_images"
 
 
 class BalanceParams(dg.Config):
@@ -30,7 +30,7 @@ class BalanceParams(dg.Config):
     group_name="ingest",
     kinds={"lance"},
     code_version="1",
-    deps=["curated_images"],
+    deps=and_their_shards("curated_images"),
     check_specs=[
         dg.AssetCheckSpec("class_balance", asset="balanced_images"),
         dg.AssetCheckSpec("no_eval_leakage", asset="balanced_images"),
@@ -47,7 +47,10 @@ def balanced_images(
 
     dataset = context.partition_key
     store = lake.open()
-    curated = store.read(CURATED_TABLE, dataset)
+    shards = dataset_partitions(store, dataset)
+    if len(shards) > 1:
+        context.log.info(f"{dataset}: balancing {len(shards)} shards together")
+    curated = read_dataset(store, CURATED_TABLE, dataset)
     train = curated.filter(pc.equal(curated.column("split"), "train"))
     held_out = set(
         curated.filter(pc.not_equal(curated.column("split"), "train"))
@@ -69,7 +72,7 @@ def balanced_images(
         ),
     )
     table = pa.Table.from_pandas(balanced, schema=IMAGE_SCHEMA, preserve_index=False)
-    summary = store.write_table(BALANCED_TABLE, dataset, table)
+    summary = write_to_shards(store, BALANCED_TABLE, dataset, table, home_table=CURATED_TABLE)
     context.log.info(
         f"{dataset}: target {report.target}/class, {report.n_augmented} augmented, "
         f"{report.n_dropped} dropped, augmenter {report.augmenter}"
@@ -77,12 +80,7 @@ def balanced_images(
 
     after = [n for n in report.counts_after.values() if n > 0]
     imbalance = max(after) / min(after) if after else 1.0
-    parents = {
-        provenance.split(":", 1)[1]
-        for provenance in table.column("provenance").to_pylist()
-        if provenance.startswith("augmented-from:")
-    }
-    leaked = sorted((parents | set(table.column("object_id").to_pylist())) & held_out)
+    leaked = sorted({original_id(i) for i in table.column("object_id").to_pylist()} & held_out)
     return dg.MaterializeResult(
         metadata={
             **write_summary_metadata(summary),

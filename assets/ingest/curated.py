@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.metadata import counts_table, sample_grid, write_summary_metadata
-from assets.partitions import DATASETS
+from assets.partitions import lake_partition_of, per_dataset_and_shard
 from cosmoalign.curate import CurationConfig
 from cosmoalign.ingest import curate_partition
 from cosmoalign.schema import CURATED_TABLE, QUARANTINE_TABLE
@@ -21,21 +21,11 @@ class CurationParams(dg.Config):
     max_quarantine_rate: float = 0.1
 
 
-@dg.asset(
-    partitions_def=DATASETS,
-    group_name="ingest",
-    kinds={"lance"},
-    code_version="1",
-    deps=["raw_images"],
-    check_specs=[dg.AssetCheckSpec("quarantine_rate", asset="curated_images")],
-    description="Decoded, validated, de-duplicated RGB images (Lupton asinh for multi-band), "
-    "split train/val/test by a stable hash of object_id, stratified by class.",
-)
-def curated_images(
+def _curated_images(
     context: dg.AssetExecutionContext, config: CurationParams, lake: LakeResource
 ) -> dg.MaterializeResult:
-    """Curate one dataset; rejects go to the ``quarantine`` table with their reason."""
-    dataset = context.partition_key
+    """Curate one dataset or shard; rejects go to the ``quarantine`` table with their reason."""
+    partition = lake_partition_of(context)
     store = lake.open()
     curation = CurationConfig(
         min_size=config.min_size,
@@ -47,10 +37,10 @@ def curated_images(
             config.test_fraction,
         ),
     )
-    result = curate_partition(store, dataset, curation)
+    result = curate_partition(store, partition, curation)
     report = result.report
     shown = 20
-    quarantined = next(store.iter_batches(QUARANTINE_TABLE, dataset, batch_size=shown), None)
+    quarantined = next(store.iter_batches(QUARANTINE_TABLE, partition, batch_size=shown), None)
     for row in quarantined.to_pylist() if quarantined is not None else []:
         context.log.warning(
             f"quarantined {row['object_id']} ({row['source_file']}): {row['reason']}"
@@ -60,7 +50,7 @@ def curated_images(
             f"... and {result.quarantine.rows - shown} more in {result.quarantine.path}"
         )
     by_split = dict(report.per_split)
-    images = store.iter_batches(CURATED_TABLE, dataset, columns=["label_name", "image_png"])
+    images = store.iter_batches(CURATED_TABLE, partition, columns=["label_name", "image_png"])
     return dg.MaterializeResult(
         metadata={
             **write_summary_metadata(result.images),
@@ -70,7 +60,7 @@ def curated_images(
             "per_split": dg.MetadataValue.json(by_split),
             "per_class": counts_table({"curated": report.per_class}),
             **sample_grid(
-                store, images, f"curated_images/{dataset}", class_count=len(report.per_class)
+                store, images, f"curated_images/{partition}", class_count=len(report.per_class)
             ),
         },
         data_version=dg.DataVersion(result.images.content_hash),
@@ -87,3 +77,15 @@ def curated_images(
             )
         ],
     )
+
+
+curated_images, curated_images_of_shard = per_dataset_and_shard(
+    "curated_images",
+    group_name="ingest",
+    kinds={"lance"},
+    code_version="1",
+    stage_deps=["raw_images"],
+    checks=["quarantine_rate"],
+    description="Decoded, validated, de-duplicated RGB images (Lupton asinh for multi-band), "
+    "split train/val/test by a stable hash of object_id, stratified by class.",
+)(_curated_images)

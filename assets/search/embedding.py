@@ -10,7 +10,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.metadata import counts_table, write_summary_metadata
-from assets.partitions import DATASETS
+from assets.partitions import DATASETS, and_their_shards
 from cosmoalign.classify.zero_shot import DEFAULT_LABELS
 from cosmoalign.search.models import RECIPES
 from resources import LakeResource
@@ -40,7 +40,7 @@ class LabelsConfig(dg.Config):
     group_name="search",
     kinds={"lance", "pytorch"},
     code_version="1",
-    deps=["curated_images", *(f"{recipe}_model" for recipe in RECIPES)],
+    deps=[*and_their_shards("curated_images"), *(f"{recipe}_model" for recipe in RECIPES)],
     description="Image embeddings of every curated image under a model asset (default "
     "cosmoclip), as a Lance dataset with an IVF-PQ vector index for similarity and text search.",
 )

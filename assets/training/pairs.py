@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.metadata import counts_table, write_summary_metadata
-from assets.partitions import DATASETS
+from assets.partitions import DATASETS, and_their_shards
 from resources import LakeResource
 
 
@@ -12,7 +12,7 @@ from resources import LakeResource
     group_name="training",
     kinds={"lance"},
     code_version="1",
-    deps=["balanced_images", "curated_images", "captions", "regions", "symbols"],
+    deps=["balanced_images", "symbols", *and_their_shards("curated_images", "captions", "regions")],
     check_specs=[dg.AssetCheckSpec("every_image_captioned", asset="training_pairs")],
     description="One row per captioned image (train, val and test): image, caption, the class's "
     "symbol key and the region boxes with their descriptions.",

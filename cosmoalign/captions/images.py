@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cosmoalign.lake import Lake
+from cosmoalign.schema import BALANCED_TABLE, CURATED_TABLE
 
 IMAGE_COLUMNS = ["object_id", "split", "label_name", "image_png"]
 
@@ -20,8 +21,8 @@ def image_batches(
     """The rows to caption: the balanced training set, then the held-out curated rows
     (``columns`` must include ``split``)."""
     columns = columns or IMAGE_COLUMNS
-    yield from lake.iter_batches("balanced_images", partition, columns, batch_size)
-    for batch in lake.iter_batches("curated_images", partition, columns, batch_size):
+    yield from lake.iter_batches(BALANCED_TABLE, partition, columns, batch_size)
+    for batch in lake.iter_batches(CURATED_TABLE, partition, columns, batch_size):
         held_out = batch.filter(pc.not_equal(batch.column("split"), "train"))
         if held_out.num_rows:
             yield held_out

@@ -9,7 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from cosmoalign.search.models import DEFAULT_MODEL, DEFAULT_PARTITION, default_lake_root
+from cosmoalign.lake import default_lake_root
+from cosmoalign.search.models import DEFAULT_MODEL, DEFAULT_PARTITION
 
 PROG = "python -m cosmoalign.search"
 

@@ -3,7 +3,6 @@ any spec ``python -m cosmoalign.evaluate`` accepts."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cosmoalign.evaluate.__main__ import parse_model
@@ -13,12 +12,6 @@ from cosmoalign.models.spec import LOCAL_DIR_PREFIX, ModelSpec
 RECIPES = ("cosmoclip", "galaxalign", "grain")
 DEFAULT_MODEL = "cosmoclip"
 DEFAULT_PARTITION = "embedded"
-
-
-def default_lake_root() -> str:
-    """``$COSMOALIGN_HOME`` if set, else ``.cosmoalign/`` in the repository (as the pipeline)."""
-    repo = Path(__file__).resolve().parents[2]
-    return os.environ.get("COSMOALIGN_HOME") or str(repo / ".cosmoalign")
 
 
 def model_asset_dir(lake_root: str, recipe: str, partition: str) -> Path:

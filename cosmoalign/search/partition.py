@@ -1,4 +1,4 @@
-"""Embed every curated image of a lake partition into its indexed embeddings dataset."""
+"""Embed every curated image of a dataset (all its shards) into its indexed embeddings."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from cosmoalign.search.index import (
     embeddings_schema,
     vector_array,
 )
+from cosmoalign.shards import iter_dataset_batches
 
 _COLUMNS = ["object_id", "label_name", "split", "image_png", "frame"]
 
@@ -55,7 +56,7 @@ def _embedded_batches(
     batch_size: int,
     device: str | None,
 ) -> Iterator[pa.RecordBatch]:
-    for batch in lake.iter_batches(CURATED_TABLE, partition, _COLUMNS, batch_size=batch_size):
+    for batch in iter_dataset_batches(lake, CURATED_TABLE, partition, _COLUMNS, batch_size):
         rows = batch.to_pylist()
         framed = [encode_png(crop(decode_png(r["image_png"]), r["frame"])) for r in rows]
         vectors = embed_images(bundle, framed, batch_size, device)

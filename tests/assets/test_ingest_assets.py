@@ -8,6 +8,7 @@ import pytest
 
 from assets.ingest import balanced, curated, raw
 from cosmoalign.lake import Lake
+from pipeline.jobs import PER_DATASET
 from resources import LakeResource, SurveySources
 from resources.sources import LocalFolderConfig
 from tests.dagster_env import repo_instance
@@ -34,6 +35,7 @@ def _local_folder(tmp_path):
 def _materialize(instance, tmp_path, folder) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         INGEST_ASSETS,
+        selection=PER_DATASET,
         partition_key="local",
         instance=instance,
         resources={

@@ -1,7 +1,9 @@
 import dagster as dg
 
-from assets.partitions import DATASETS
+from assets.partitions import DATASET_SHARDS, DATASETS
 from pipeline.definitions import defs
+
+PER_ROW = {"raw_images", "curated_images", "measurements", "captions", "regions"}
 
 
 def test_jobs_default_to_the_embedded_partition():
@@ -11,14 +13,29 @@ def test_jobs_default_to_the_embedded_partition():
         assert job.partitions_def == DATASETS
 
 
-def test_every_asset_is_partitioned_by_dataset_and_finetune_covers_the_graph():
+def test_assets_are_per_dataset_and_the_per_row_stages_also_per_shard():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {"raw_images", "curated_images", "balanced_images"} <= keys
+    sharded = {key for key in keys if key.startswith("shards/")}
+    assert sharded == {f"shards/{name}" for name in PER_ROW}
     for key in graph.get_all_asset_keys():
-        assert graph.get(key).partitions_def == DATASETS
+        expected = DATASET_SHARDS if key.to_user_string() in sharded else DATASETS
+        assert graph.get(key).partitions_def == expected
     finetune_keys = defs.resolve_job_def("finetune").asset_layer.executable_asset_keys
-    assert finetune_keys == graph.get_all_asset_keys()
+    assert {key.to_user_string() for key in finetune_keys} == keys - sharded
+
+
+def test_each_job_of_a_sharded_dataset_covers_its_step():
+    def keys(job: str) -> set[str]:
+        job_keys = defs.resolve_job_def(job).asset_layer.executable_asset_keys
+        return {key.to_user_string() for key in job_keys}
+
+    assert keys("ingest_shards") == {"shards/raw_images", "shards/curated_images"}
+    assert keys("balance") == {"balanced_images"}
+    assert keys("caption_shards") == {"shards/measurements", "shards/captions", "shards/regions"}
+    assert keys("train") == keys("finetune") - PER_ROW - {"balanced_images"}
+    assert defs.resolve_job_def("caption_shards").partitions_def == DATASET_SHARDS
 
 
 def test_lineage_runs_raw_to_curated_to_balanced():
@@ -28,17 +45,21 @@ def test_lineage_runs_raw_to_curated_to_balanced():
         for key in graph.get_all_asset_keys()
     }
     assert parents["curated_images"] == {"raw_images"}
-    assert parents["balanced_images"] == {"curated_images"}
+    assert parents["shards/curated_images"] == {"shards/raw_images"}
+    assert parents["balanced_images"] == {"curated_images", "shards/curated_images"}
     assert parents["measurements"] == {"balanced_images", "curated_images"}
+    assert parents["shards/measurements"] == {"balanced_images", "shards/curated_images"}
     assert parents["captions"] == {"balanced_images", "curated_images", "measurements"}
-    assert parents["symbols"] == {"curated_images"}
+    assert parents["symbols"] == {"curated_images", "shards/curated_images"}
     assert parents["regions"] == {"balanced_images", "curated_images", "captions", "measurements"}
     assert parents["training_pairs"] == {
         "balanced_images",
-        "curated_images",
-        "captions",
-        "regions",
         "symbols",
+        *(
+            f"{prefix}{name}"
+            for prefix in ("", "shards/")
+            for name in PER_ROW - {"raw_images", "measurements"}
+        ),
     }
     for recipe in ("cosmoclip", "galaxalign", "grain"):
         assert parents[f"{recipe}_model"] == {"training_pairs"}
@@ -57,6 +78,8 @@ def test_recaption_job_and_its_weekly_schedule():
     assert keys == {"measurements", "captions", "regions", "training_pairs"}
     schedule = defs.resolve_schedule_def("weekly_recaption")
     assert (schedule.cron_schedule, schedule.job_name) == ("0 3 * * 1", "recaption")
+    per_shard = defs.resolve_schedule_def("weekly_recaption_shards")
+    assert (per_shard.cron_schedule, per_shard.job_name) == ("0 3 * * 1", "caption_shards")
 
 
 def test_asset_checks_are_declared():
@@ -70,6 +93,9 @@ def test_asset_checks_are_declared():
         ("balanced_images", "no_eval_leakage"),
         ("captions", "no_empty_caption"),
         ("captions", "duplicate_caption_rate"),
+        ("shards/curated_images", "quarantine_rate"),
+        ("shards/captions", "no_empty_caption"),
+        ("shards/captions", "duplicate_caption_rate"),
         ("training_pairs", "every_image_captioned"),
     }
     assert isinstance(defs, dg.Definitions)

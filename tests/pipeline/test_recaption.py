@@ -8,6 +8,7 @@ import pytest
 from assets.captions import captions, measurements, regions, symbols
 from assets.ingest import balanced, curated, raw
 from pipeline.definitions import defs
+from pipeline.jobs import PER_DATASET
 from pipeline.schedules import weekly_recaption
 from resources import AccelerateLauncher, LakeResource, SurveySources
 from resources.sources import EmbeddedConfig
@@ -21,6 +22,7 @@ def _materialize_all(instance, lake_root: str) -> dg.ExecuteInProcessResult:
         dg.load_assets_from_modules(
             [raw, curated, balanced, measurements, captions, regions, symbols]
         ),
+        selection=PER_DATASET,
         partition_key="embedded",
         instance=instance,
         resources={
