@@ -1,5 +1,6 @@
 """Fault injection on the lake: writers SIGKILLed at random points of their commits, and two
-writers racing on one partition under a reader. Every read must see one whole generation."""
+writers racing on one partition under a reader, on local disk and on an S3 server. Every read
+must see one whole generation."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ import lance
 
 from cosmoalign.lake import Lake
 from tests.fixtures.lake_writer import PARTITION, TABLE, check_whole
+from tests.fixtures.s3_server import s3_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KILLS = 24
 
 
-def _writer(root: Path, *args: str) -> subprocess.Popen:
+def _writer(root: Path | str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fixtures.lake_writer", str(root), *args],
         cwd=REPO_ROOT,
+        env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -72,9 +75,9 @@ def _files(dataset: lance.LanceDataset, version: int):
         yield from fragment.data_files()
 
 
-def test_two_writers_fifty_commits_each_and_a_reader_never_fails(tmp_path):
-    lake = Lake(str(tmp_path))
-    writers = [_writer(tmp_path, str(w), "50") for w in (1, 2)]
+def _race(lake: Lake, root: str, commits: int, env: dict[str, str] | None = None) -> None:
+    """Two writers commit ``commits`` generations each to one partition under a reader."""
+    writers = [_writer(root, str(w), str(commits), env=env) for w in (1, 2)]
     reads, failures, stop = [], [], threading.Event()
 
     def read_forever() -> None:
@@ -88,13 +91,23 @@ def test_two_writers_fifty_commits_each_and_a_reader_never_fails(tmp_path):
     reader = threading.Thread(target=read_forever)
     reader.start()
     try:
-        outputs = [w.communicate(timeout=120)[0] for w in writers]
+        outputs = [w.communicate(timeout=300)[0] for w in writers]
     finally:
         stop.set()
         reader.join()
     assert [w.returncode for w in writers] == [0, 0]
-    assert [o.count("committed") for o in outputs] == [50, 50]
+    assert [o.count("committed") for o in outputs] == [commits, commits]
     assert failures == []
-    assert len(reads) > 50 and {w for w, _ in reads} == {1, 2}  # both writers' data was seen
-    assert len(lake.versions(TABLE, PARTITION)) == 100  # every commit landed, in order
-    assert check_whole(lake.read(TABLE, PARTITION))[1] == 49
+    assert len(reads) > commits and {w for w, _ in reads} == {1, 2}  # both writers were seen
+    assert len(lake.versions(TABLE, PARTITION)) == 2 * commits  # every commit landed, in order
+    assert check_whole(lake.read(TABLE, PARTITION))[1] == commits - 1
+
+
+def test_two_writers_fifty_commits_each_and_a_reader_never_fails(tmp_path):
+    _race(Lake(str(tmp_path)), str(tmp_path), 50)
+
+
+def test_two_writers_on_an_s3_server_commit_in_order_and_a_reader_never_fails():
+    with s3_server() as server:
+        root = f"s3://{server.bucket}/lake"
+        _race(Lake(root, server.storage_options), root, 20, env={**os.environ, **server.environ})
