@@ -212,7 +212,7 @@ class Lake:
         dataset = self.dataset(table, partition, version)
         transaction = dataset.read_transaction(dataset.version)
         properties = (transaction.transaction_properties or {}) if transaction else {}
-        content_hash = properties.get(HASH_PROPERTY) or _hash_batches(
+        content_hash = properties.get(HASH_PROPERTY) or hash_batches(
             dataset.to_batches(scan_in_order=True)
         )
         return WriteSummary(
@@ -481,8 +481,9 @@ def _hash_into(digest: hashlib._Hash, batch: pa.RecordBatch) -> None:
         ipc.write_batch(batch)
 
 
-def _hash_batches(batches: Iterable[pa.RecordBatch]) -> str:
-    """The content hash of a committed version that recorded none (written by other tools)."""
+def hash_batches(batches: Iterable[pa.RecordBatch]) -> str:
+    """The content hash of rows in this order: what a commit records (here for a version that
+    recorded none, written by other tools, or to check a recorded one)."""
     digest = hashlib.sha256()
     for batch in batches:
         _hash_into(digest, batch)
