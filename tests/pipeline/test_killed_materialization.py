@@ -16,7 +16,7 @@ import pytest
 from cosmoalign.lake import Lake, hash_batches
 from tests.dagster_env import REPO_ROOT, dagster_environ
 
-KILLS = 3
+KILLS = 2
 TABLES = ("raw_images", "curated_images", "balanced_images")
 
 
