@@ -9,6 +9,7 @@ checksum), length checks, a total deadline per file, sha256/md5/size pins and at
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -19,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -158,6 +160,26 @@ class _Throttle:
             time.sleep(start - now)
 
 
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``lock_path``, removed on release (and released if the process
+    dies). A waiter that wakes on a lock file already removed takes a fresh one."""
+    while True:
+        handle = lock_path.open("a")
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            if os.stat(lock_path).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    try:
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)
+        handle.close()  # releases the lock
+
+
 def file_sha256(path: Path) -> str:
     """sha256 hex digest of a file, read in 1 MiB blocks."""
     return file_digests(path, ("sha256",))["sha256"]
@@ -253,13 +275,25 @@ class Downloader:
         if not urls:
             raise ValueError(f"no URL to download {dest} from")
         dest = Path(dest)
-        pins = Pins(sha256, md5, size)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # One downloader per file at a time, across processes (shard runs share a cache folder):
+        # the next one waits, then finds the file complete and verified.
+        with _exclusive(dest.with_name(dest.name + ".lock")):
+            return self._download_locked(urls, dest, Pins(sha256, md5, size), label, auth)
+
+    def _download_locked(
+        self,
+        urls: list[str],
+        dest: Path,
+        pins: Pins,
+        label: str | None,
+        auth: tuple[str, str] | None,
+    ) -> Path:
         if dest.exists():
-            if pins.mismatch(dest) is None and size in (None, dest.stat().st_size):
+            if pins.mismatch(dest) is None and pins.size in (None, dest.stat().st_size):
                 return dest
             logger.warning("%s does not match its pinned checksum or size; downloading again", dest)
             dest.unlink()
-        dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + ".part")
         deadline = time.monotonic() + self.deadline
         error: DownloadError | ChecksumError | None = None

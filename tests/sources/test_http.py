@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 
 import pytest
@@ -275,3 +276,15 @@ def test_md5_pins_are_verified(loopback, downloader, tmp_path):
         downloader.download(url, tmp_path / "bad.bin", md5="0" * 32)
     assert (caught.value.algorithm, caught.value.actual) == ("md5", md5)
     assert not (tmp_path / "bad.bin").exists()
+
+
+def test_two_downloads_of_one_file_at_once_send_one_request(tmp_path):
+    """Shard runs share a cache folder: the second waits for the first and keeps its file."""
+    with LoopbackServer(delay=0.3) as server:
+        url = server.add("/shared.bin", BODY)
+        dest = tmp_path / "cache" / "shared.bin"
+        downloaders = [Downloader(tmp_path / "c", progress=False) for _ in range(2)]
+        with ThreadPoolExecutor(2) as pool:
+            paths = list(pool.map(lambda d: d.download([url], dest, sha256=SHA), downloaders))
+        assert paths == [dest, dest] and dest.read_bytes() == BODY
+        assert server.hits["/shared.bin"] == 1
