@@ -8,12 +8,17 @@ import json
 import sys
 from pathlib import Path
 
-from cosmoalign.evaluate.data import EvalSet, from_folder, from_lake, load_prompt_mapping
+from cosmoalign.evaluate.data import (
+    LAKE_PREFIX,
+    EvalSet,
+    from_folder,
+    from_lake,
+    load_prompt_mapping,
+)
 from cosmoalign.models.export import CONFIG_FILE
 from cosmoalign.models.spec import LOCAL_DIR_PREFIX, OFFLINE_DEFAULT, TINY, ModelSpec
 
 PROG = "python -m cosmoalign.evaluate"
-LAKE_PREFIX = "lake:"
 COLUMNS = (
     ("top1", ("zero_shot", "top1")),
     ("top5", ("zero_shot", "top5")),

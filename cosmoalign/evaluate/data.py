@@ -29,6 +29,8 @@ PROMPT_TEMPLATES: tuple[str, ...] = (
     "a survey image showing a {} galaxy",
 )
 
+LAKE_PREFIX = "lake:"
+"""Names an evaluation set read from the lake (``lake:<root>:<partition>`` or ``lake:<name>``)."""
 _INT = re.compile(r"[+-]?\d+")
 
 PromptMapping = Mapping[str, str] | str | os.PathLike | None

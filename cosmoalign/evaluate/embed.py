@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -18,8 +17,8 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from cosmoalign.evaluate.data import EvalSet
+from cosmoalign.files import atomic_output, file_sha256
 from cosmoalign.models.export import CHECKPOINT_FILE
-from cosmoalign.models.pretrained_weights import sha256_of
 from cosmoalign.models.spec import LOCAL_DIR_PREFIX, ClipBundle
 
 
@@ -100,7 +99,8 @@ def _cached(path: Path | None, compute: Callable[[], dict[str, np.ndarray]]) -> 
             return dict(cached)
     arrays = compute()
     if path is not None:
-        _save_atomically(path, arrays)
+        with atomic_output(path) as handle:
+            np.savez(handle, **arrays)
     return arrays
 
 
@@ -145,7 +145,7 @@ def model_fingerprint(bundle: ClipBundle) -> str:
     """The sha256 of an exported model's safetensors file, else of the weights in memory (which
     pins the architecture, the pretrained tag and the seed of random initialisation)."""
     if bundle.name.startswith(LOCAL_DIR_PREFIX):
-        return sha256_of(Path(bundle.name.removeprefix(LOCAL_DIR_PREFIX)) / CHECKPOINT_FILE)
+        return file_sha256(Path(bundle.name.removeprefix(LOCAL_DIR_PREFIX)) / CHECKPOINT_FILE)
     digest = hashlib.sha256(bundle.name.encode())
     for key, tensor in bundle.model.state_dict().items():
         _update_with_tensor(digest, key, tensor)
@@ -214,17 +214,3 @@ def _batched(
 def _open_rgb(data: bytes) -> Image.Image:
     with Image.open(io.BytesIO(data)) as image:
         return image.convert("RGB")
-
-
-def _save_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write the ``.npz`` to a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

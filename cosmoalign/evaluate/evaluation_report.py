@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from cosmoalign.evaluate.data import EvalSet, from_folder, from_lake, load_prompt_mapping
+from cosmoalign.evaluate.data import (
+    LAKE_PREFIX,
+    EvalSet,
+    from_folder,
+    from_lake,
+    load_prompt_mapping,
+)
 from cosmoalign.evaluate.real_sets import REAL_SET_NAME, real_set
 from cosmoalign.evaluate.run import compare
 from cosmoalign.lake import Lake
@@ -21,7 +27,6 @@ from cosmoalign.models.spec import LOCAL_DIR_PREFIX
 from cosmoalign.report import key_numbers_markdown, render_report
 from cosmoalign.report.key_numbers import KEY_COLUMNS
 
-LAKE_PREFIX = "lake:"
 KEY_NUMBERS_SCHEMA = pa.schema(
     [
         pa.field("eval_set", pa.string(), nullable=False),

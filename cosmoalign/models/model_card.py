@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cosmoalign.files import atomic_write
 from cosmoalign.report.key_numbers import key_numbers_markdown
 
 CARD_FILE = "README.md"
@@ -72,8 +72,8 @@ class ModelCard:
 def write_model_card(folder: str | os.PathLike, card: ModelCard) -> Path:
     """Write ``README.md`` and ``model_card.json`` into an export folder (each atomically)."""
     folder = Path(folder)
-    _write_atomically(folder / FACTS_FILE, json.dumps(asdict(card), indent=2, allow_nan=False))
-    return _write_atomically(folder / CARD_FILE, render_model_card(card))
+    atomic_write(folder / FACTS_FILE, json.dumps(asdict(card), indent=2, allow_nan=False))
+    return atomic_write(folder / CARD_FILE, render_model_card(card))
 
 
 def record_evaluation(folder: str | os.PathLike, results: Mapping) -> Path | None:
@@ -207,16 +207,3 @@ def _license_note(license_: str) -> str:
             "are Apache-2.0."
         )
     return "the license of the base model's weights applies; check it before redistributing."
-
-
-def _write_atomically(path: Path, text: str) -> Path:
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 from torch import nn
+
+from cosmoalign.files import file_sha256
 
 EFFICIENTNET_LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -16,7 +17,6 @@ EFFICIENTNET_CLASSIFIER_PREFIX = "_fc."
 MINILM_IGNORED_KEYS = frozenset(
     {"pooler.dense.weight", "pooler.dense.bias", "embeddings.position_ids"}
 )
-HASH_CHUNK = 1 << 20
 
 
 class ChecksumMismatchError(RuntimeError):
@@ -38,18 +38,9 @@ def minilm_dir() -> Path:
     return Path(get_model_path())
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_sha256(path: Path, expected: str) -> None:
     """Raise ``ChecksumMismatchError`` unless ``path`` hashes to ``expected``."""
-    actual = sha256_of(path)
+    actual = file_sha256(path)
     if actual != expected:
         raise ChecksumMismatchError(
             f"{path}: sha256 is {actual}, expected {expected}; the weights file was altered or "

@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import html
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
+from cosmoalign.files import atomic_write
 from cosmoalign.preview import thumbnail_png
 from cosmoalign.report import plots
 from cosmoalign.report.key_numbers import DETAIL_COLUMNS, KEY_COLUMNS, Column, format_value, heading
@@ -117,17 +116,7 @@ def render_report(
 
 def write_report(path: str | os.PathLike, html_text: str) -> None:
     """Write the report atomically: to a temporary file beside ``path``, then rename it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(html_text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write(path, html_text)
 
 
 def _table(results: Mapping, columns: Sequence[Column], table_class: str) -> str:

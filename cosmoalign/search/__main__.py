@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cosmoalign.files import atomic_write
 from cosmoalign.lake import default_lake_root
 from cosmoalign.search.models import DEFAULT_MODEL, DEFAULT_PARTITION
 
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         where = args.data or f"{lake_root} ({args.partition})"
         title = f"{args.text or args.image} in {where}"
         page = render_gallery(title, args.text or args.image, hits, query_image)
-        _write_atomically(args.html, page)
+        atomic_write(args.html, page)
         print(f"gallery: {args.html}", file=sys.stderr)
     return 0
 
@@ -132,13 +133,6 @@ def _search_lake(args: argparse.Namespace, lake_root: str):
     else:
         query = index.vector_of(args.image)
     return bundle.name, search_index(index, query, args.k), query_image
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections import deque
@@ -32,12 +31,12 @@ from requests.adapters import HTTPAdapter
 from tqdm.auto import tqdm
 
 from cosmoalign import __version__
+from cosmoalign.files import atomic_write, file_digests
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 USER_AGENT = f"cosmoalign/{__version__}"
-_CHUNK = 1 << 20
 _STREAM_CHUNK = 1 << 16  # small, so a dropped connection loses little of what it sent
 _RETRY_STATUS = frozenset({408, 425, 429})
 _NETWORK_ERRORS = (
@@ -178,29 +177,6 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
     finally:
         lock_path.unlink(missing_ok=True)
         handle.close()  # releases the lock
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 hex digest of a file, read in 1 MiB blocks."""
-    return file_digests(path, ("sha256",))["sha256"]
-
-
-def file_digests(path: Path, algorithms: Sequence[str]) -> dict[str, str]:
-    """Hex digests of a file by hashlib algorithm name, all in one pass of 1 MiB blocks."""
-    digests = {name: hashlib.new(name) for name in algorithms}
-    with Path(path).open("rb") as handle:
-        while block := handle.read(_CHUNK):
-            for digest in digests.values():
-                digest.update(block)
-    return {name: digest.hexdigest() for name, digest in digests.items()}
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        tmp.write(data)
-    os.replace(tmp.name, path)
 
 
 class Downloader:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cosmoalign.files import atomic_write, file_sha256
 from cosmoalign.train.config import TrainConfig
 
 COMPLETE = "COMPLETE"
@@ -90,13 +89,13 @@ def write_trainer_state(path: Path, progress: Progress, schedule: dict, settings
         "settings": settings,
         "settings_sha256": settings_hash(settings),
     }
-    _atomic_write(path / TRAINER_STATE, json.dumps(state, indent=2, sort_keys=True))
+    atomic_write(path / TRAINER_STATE, json.dumps(state, indent=2, sort_keys=True))
 
 
 def mark_complete(path: Path) -> None:
     """Mark a checkpoint as fully written, recording the sha256 of each of its files."""
     digests = {file.name: _sha256(file) for file in _files(path)}
-    _atomic_write(path / COMPLETE, json.dumps({"sha256": digests}, indent=2, sort_keys=True))
+    atomic_write(path / COMPLETE, json.dumps({"sha256": digests}, indent=2, sort_keys=True))
 
 
 def verified_trainer_state(path: Path, settings: dict) -> dict:
@@ -164,18 +163,4 @@ def _files(path: Path) -> list[Path]:
 def _sha256(path: Path) -> str:
     if path.is_symlink() or not path.is_file():
         return "not a regular file"
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", delete=False
-    ) as tmp:
-        tmp.write(text)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    os.replace(tmp.name, path)
+    return file_sha256(path)

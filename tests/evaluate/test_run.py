@@ -15,9 +15,9 @@ from cosmoalign.evaluate.__main__ import main, parse_model
 from cosmoalign.evaluate.data import EvalSet, from_folder, from_lake
 from cosmoalign.evaluate.embed import embed, model_fingerprint
 from cosmoalign.evaluate.run import compare, evaluate_model
+from cosmoalign.files import file_sha256
 from cosmoalign.models import ClipBundle, ModelSpec, build_model, export_open_clip
 from cosmoalign.models.export import CHECKPOINT_FILE
-from cosmoalign.models.pretrained_weights import sha256_of
 from cosmoalign.report import render_report
 from tests.fixtures.pairs_lake import build_pairs_lake
 from tests.shared_data import GZ_SPIRALS, require
@@ -123,7 +123,7 @@ def test_export_folder_is_a_model_identified_by_its_weights_file(tmp_path: Path)
 
     assert parse_model(str(folder)) == parse_model(f"local-dir:{folder}") == spec
     assert parse_model("ViT-B-32:openai") == ModelSpec("ViT-B-32", pretrained="openai")
-    assert model_fingerprint(build_model(spec)) == sha256_of(folder / CHECKPOINT_FILE)
+    assert model_fingerprint(build_model(spec)) == file_sha256(folder / CHECKPOINT_FILE)
     with pytest.raises(ValueError, match="not an export"):
         parse_model(f"local-dir:{tmp_path}")
 

@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 from skimage import data
 from transformers import AutoModel
 
+from cosmoalign.files import file_sha256
 from cosmoalign.models import ChecksumMismatchError, ClipBundle
 from cosmoalign.models.pretrained_weights import (
     EFFICIENTNET_LITE0_SHA256,
@@ -21,7 +22,6 @@ from cosmoalign.models.pretrained_weights import (
     load_minilm,
     map_in_order,
     minilm_dir,
-    sha256_of,
     verify_sha256,
 )
 
@@ -41,13 +41,13 @@ def tampered_copy(source: Path, tmp_path: Path) -> Path:
 
 
 def test_pinned_checksums_match_the_installed_wheels():
-    assert sha256_of(efficientnet_lite0_path()) == EFFICIENTNET_LITE0_SHA256
-    assert sha256_of(minilm_dir() / "model.safetensors") == MINILM_SHA256
+    assert file_sha256(efficientnet_lite0_path()) == EFFICIENTNET_LITE0_SHA256
+    assert file_sha256(minilm_dir() / "model.safetensors") == MINILM_SHA256
 
 
 def test_tampered_efficientnet_weights_are_refused(tmp_path):
     tampered = tampered_copy(efficientnet_lite0_path(), tmp_path)
-    actual = sha256_of(tampered)
+    actual = file_sha256(tampered)
     with pytest.raises(ChecksumMismatchError) as error:
         verify_sha256(tampered, EFFICIENTNET_LITE0_SHA256)
     assert str(tampered) in str(error.value)
