@@ -16,9 +16,8 @@ import dagster as dg
 from pydantic import Field
 
 from assets.partitions import DATASETS
+from cosmoalign.train.config import RECIPES
 from resources import LakeResource
-
-RECIPES = ("cosmoclip", "galaxalign", "grain")
 
 
 class EvaluationConfig(dg.Config):

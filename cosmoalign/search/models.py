@@ -8,8 +8,8 @@ from pathlib import Path
 from cosmoalign.evaluate.__main__ import parse_model
 from cosmoalign.models.export import CONFIG_FILE
 from cosmoalign.models.spec import LOCAL_DIR_PREFIX, ModelSpec
+from cosmoalign.train.config import RECIPES
 
-RECIPES = ("cosmoclip", "galaxalign", "grain")
 DEFAULT_MODEL = "cosmoclip"
 DEFAULT_PARTITION = "embedded"
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cosmoalign.losses import GrainLoss, InfoNCELoss, TriModalLoss, pool_regions
+from cosmoalign.losses import GrainLoss, InfoNCELoss, LossParts, TriModalLoss, pool_regions
 from cosmoalign.models import image_embedding_and_grid
 from cosmoalign.train.text_encoding import (
     encode_text,
@@ -19,7 +19,6 @@ from cosmoalign.train.text_encoding import (
     locked_text_features,
 )
 
-LossParts = dict[str, torch.Tensor]
 MAX_LOGIT_SCALE = 100.0
 
 
