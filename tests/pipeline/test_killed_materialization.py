@@ -1,5 +1,8 @@
 """`dagster job execute -j ingest` SIGKILLed (with its step processes) at random moments: every
-partition in the lake stays readable and whole, and a rerun completes."""
+partition in the lake stays readable and whole, and a rerun completes.
+
+Each kill waits for the run's first new commit and then a random fraction of a few seconds, so it
+lands while later tables are being written however fast or slow the machine is."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from cosmoalign.lake import Lake, hash_batches
 from tests.dagster_env import REPO_ROOT, dagster_environ
 
 KILLS = 2
+AFTER_COMMIT_S = (0.0, 4.0)  # the random moment of a kill, counted from the run's first commit
 TABLES = ("raw_images", "curated_images", "balanced_images")
 
 
@@ -31,6 +35,22 @@ def _ingest(env: dict[str, str]) -> subprocess.Popen:
         text=True,
         start_new_session=True,  # its own process group: the kill takes the step processes too
     )
+
+
+def _commits(root: Path) -> int:
+    """Lance manifests in the lake: one more for every committed version of any partition."""
+    return sum(1 for _ in root.glob("*/*.lance/_versions/*.manifest"))
+
+
+def _kill_after_a_commit(process: subprocess.Popen, root: Path, delay_s: float) -> None:
+    """SIGKILL the run's process group ``delay_s`` after its first new commit (or when it ends)."""
+    before, deadline = _commits(root), time.monotonic() + 600
+    while _commits(root) == before and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(delay_s)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _committed(root: Path) -> dict[str, str]:
@@ -56,12 +76,8 @@ def test_an_ingest_killed_at_random_moments_never_leaves_an_unreadable_partition
     rng = random.Random(11)
     seen: list[dict[str, str]] = []
     for _ in range(KILLS):
-        process = _ingest(env)
-        time.sleep(rng.uniform(8.0, 22.0))  # imports take some 6 s; ingest ends near 25 s
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        if lake.exists():
-            seen.append(_committed(lake))
+        _kill_after_a_commit(_ingest(env), lake, rng.uniform(*AFTER_COMMIT_S))
+        seen.append(_committed(lake))
     rerun = _ingest(env)
     _, stderr = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, stderr[-3000:]
