@@ -41,14 +41,17 @@ class LabelsConfig(dg.Config):
     kinds={"lance", "pytorch"},
     code_version="1",
     deps=[*and_their_shards("curated_images"), *(f"{recipe}_model" for recipe in RECIPES)],
+    # Accelerator work like training and evaluation: beside an evaluation on a CPU-only machine,
+    # two torch thread pools would split the cores and both run slower than in turn.
+    pool="gpu",
     description="Image embeddings of every curated image under a model asset (default "
     "cosmoclip), as a Lance dataset with an IVF-PQ vector index for similarity and text search.",
 )
 def embeddings(
     context: dg.AssetExecutionContext, config: EmbeddingsConfig, lake: LakeResource
 ) -> dg.MaterializeResult:
-    from cosmoalign.evaluate.embed import model_identity
     from cosmoalign.models import ModelSpec, build_model
+    from cosmoalign.models.fingerprint import model_identity
     from cosmoalign.models.spec import LOCAL_DIR_PREFIX
     from cosmoalign.search import embed_partition
     from cosmoalign.search.models import resolve_model

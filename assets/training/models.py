@@ -54,6 +54,7 @@ class FinetuneConfig(dg.Config):
     short_caption_rate: float = _default("short_caption_rate")
     wise_ft_alpha: float = _default("wise_ft_alpha")
     augment: bool = _default("augment")
+    cache_image_features: bool = _default("cache_image_features")
     checkpoint_every: int = _default("checkpoint_every")
     seed: int = _default("seed")
     galaxalign_stage2_fraction: float = _default("galaxalign_stage2_fraction")
@@ -93,6 +94,8 @@ def build_model_asset(recipe: str) -> dg.AssetsDefinition:
             run_dir=str(run_dir),
             mixed_precision=launcher.mixed_precision,
             export_to=None if lake.is_remote else f"{lake.url}/{recipe}_model/{dataset}",
+            # One folder for every recipe: a frozen image side's features are computed once.
+            image_feature_dir=str(lake.work_dir("image_features")),
             **config.model_dump(),
         )
         config_path = run_dir / "train_config.json"

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from cosmoalign.framing import crop, measure_frame, pixel_box
-from cosmoalign.imaging import decode_payload, decode_png, encode_png, to_rgb8
+from cosmoalign.imaging import PASSED_ON, decode_payload, decode_png, encode_png, to_rgb8
 from cosmoalign.lake import Lake
 from cosmoalign.schema import PAIRS_TABLE
 from cosmoalign.sources.local import FolderSource, fits_bands, split_suffix
@@ -251,14 +251,14 @@ def display_png(
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from exc
     if not framing:
-        return encode_png(rgb)
-    return encode_png(crop(rgb, measure_frame(rgb)))
+        return encode_png(rgb, PASSED_ON)
+    return encode_png(crop(rgb, measure_frame(rgb)), PASSED_ON)
 
 
 def _cropped_png(rgb: np.ndarray, frame: Sequence[float]) -> bytes:
     """PNG bytes of the normalised ``frame`` of an image."""
     height, width = rgb.shape[:2]
-    return encode_png(crop(rgb, pixel_box(frame, width, height)))
+    return encode_png(crop(rgb, pixel_box(frame, width, height)), PASSED_ON)
 
 
 def _as_mapping(mapping: PromptMapping) -> Mapping[str, str]:

@@ -17,9 +17,9 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from cosmoalign.evaluate.data import EvalSet
-from cosmoalign.files import atomic_output, file_sha256
-from cosmoalign.models.export import CHECKPOINT_FILE
-from cosmoalign.models.spec import LOCAL_DIR_PREFIX, ClipBundle
+from cosmoalign.files import atomic_output
+from cosmoalign.models.fingerprint import preprocessing, tower_fingerprint
+from cosmoalign.models.spec import ClipBundle
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ def embed(
 
 def image_cache_key(bundle: ClipBundle, evalset: EvalSet) -> str:
     """sha256 of the image tower, its preprocessing and the set's images."""
-    digest = hashlib.sha256(_tower_fingerprint(bundle, image=True).encode())
-    digest.update(json.dumps([_preprocessing(bundle), evalset.object_ids]).encode())
+    digest = hashlib.sha256(tower_fingerprint(bundle, image=True).encode())
+    digest.update(json.dumps([preprocessing(bundle), evalset.object_ids]).encode())
     for image in evalset.images:
         digest.update(hashlib.sha256(image).digest())
     return digest.hexdigest()
@@ -69,26 +69,8 @@ def image_cache_key(bundle: ClipBundle, evalset: EvalSet) -> str:
 
 def text_cache_key(bundle: ClipBundle, evalset: EvalSet) -> str:
     """sha256 of everything but the image tower, and the set's captions and prompts."""
-    digest = hashlib.sha256(_tower_fingerprint(bundle, image=False).encode())
+    digest = hashlib.sha256(tower_fingerprint(bundle, image=False).encode())
     digest.update(json.dumps([evalset.captions, evalset.prompts]).encode())
-    return digest.hexdigest()
-
-
-def _tower_fingerprint(bundle: ClipBundle, image: bool) -> str:
-    """sha256 of the image tower's (``visual.*``) weights and structure, or of the rest of the
-    model's and its tokenizer: not of the model's name, so a base and an export of it share
-    the side they have in common."""
-    model = bundle.model
-    modules = [
-        repr(module) for name, module in model.named_children() if (name == "visual") == image
-    ]
-    if not image:
-        tokenizer = bundle.tokenizer
-        modules += [type(tokenizer).__qualname__, str(getattr(tokenizer, "context_length", ""))]
-    digest = hashlib.sha256(json.dumps(modules).encode())
-    for key, tensor in model.state_dict().items():
-        if key.startswith("visual.") == image:
-            _update_with_tensor(digest, key, tensor)
     return digest.hexdigest()
 
 
@@ -102,17 +84,6 @@ def _cached(path: Path | None, compute: Callable[[], dict[str, np.ndarray]]) -> 
         with atomic_output(path) as handle:
             np.savez(handle, **arrays)
     return arrays
-
-
-def model_identity(bundle: ClipBundle) -> str:
-    """sha256 of the model's weights (:func:`model_fingerprint`) and its image preprocessing:
-    what an image embedding depends on besides the image."""
-    blob = json.dumps([model_fingerprint(bundle), _preprocessing(bundle)])
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _preprocessing(bundle: ClipBundle) -> list:
-    return [bundle.image_size, list(bundle.image_mean), list(bundle.image_std)]
 
 
 def embed_images(
@@ -139,23 +110,6 @@ def embed_texts(
     device = _prepare(bundle, device)
     with torch.inference_mode():
         return _batched(partial(_encode_texts, bundle, device), texts, batch_size, bar)
-
-
-def model_fingerprint(bundle: ClipBundle) -> str:
-    """The sha256 of an exported model's safetensors file, else of the weights in memory (which
-    pins the architecture, the pretrained tag and the seed of random initialisation)."""
-    if bundle.name.startswith(LOCAL_DIR_PREFIX):
-        return file_sha256(Path(bundle.name.removeprefix(LOCAL_DIR_PREFIX)) / CHECKPOINT_FILE)
-    digest = hashlib.sha256(bundle.name.encode())
-    for key, tensor in bundle.model.state_dict().items():
-        _update_with_tensor(digest, key, tensor)
-    return digest.hexdigest()
-
-
-def _update_with_tensor(digest, key: str, tensor: torch.Tensor) -> None:
-    tensor = tensor.detach().cpu().contiguous()
-    digest.update(f"{key}{tensor.dtype}{tuple(tensor.shape)}".encode())
-    digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
 
 
 def _compute_images(
@@ -190,7 +144,9 @@ def _prepare(bundle: ClipBundle, device: str | torch.device | None) -> torch.dev
 
 def _encode_images(bundle: ClipBundle, device: torch.device, batch: list[bytes]) -> torch.Tensor:
     pixels = torch.stack([bundle.preprocess_val(_open_rgb(data)) for data in batch])
-    return bundle.model.encode_image(pixels.to(device))
+    # Channels-last input: convolutions run about 1.7x faster on CPU (offline default, 128 px).
+    pixels = pixels.to(device).contiguous(memory_format=torch.channels_last)
+    return bundle.model.encode_image(pixels)
 
 
 def _encode_texts(bundle: ClipBundle, device: torch.device, batch: list[str]) -> torch.Tensor:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -10,6 +13,7 @@ import torch
 from cosmoalign.evaluate.data import EvalSet
 from cosmoalign.evaluate.embed import Embeddings, embed
 from cosmoalign.evaluate.metrics import linear_probe, retrieval, similarity_search, zero_shot
+from cosmoalign.files import atomic_write
 from cosmoalign.models.spec import ClipBundle
 from cosmoalign.report.page import GalleryQuery
 
@@ -30,18 +34,25 @@ def evaluate_model(
 ) -> dict:
     """Embed ``evalset`` with ``bundle`` and measure it: see :func:`metrics_of`."""
     embeddings = embed(bundle, evalset, batch_size, device, cache_dir)
-    return metrics_of(embeddings, evalset, k, folds, seed)
+    return metrics_of(embeddings, evalset, k, folds, seed, cache_dir)
 
 
 def metrics_of(
-    embeddings: Embeddings, evalset: EvalSet, k: int = 10, folds: int = 5, seed: int = 0
+    embeddings: Embeddings,
+    evalset: EvalSet,
+    k: int = 10,
+    folds: int = 5,
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
 ) -> dict:
     """One model's ``zero_shot``, ``retrieval``, ``similarity`` and ``linear_probe`` dicts.
 
     A metric that cannot be measured is None: ``retrieval`` without captions, ``similarity``
     when no image shares its class with another. The probe uses the classes with at least two
     images (its ``samples`` says how many images that is), with fewer folds if a class is
-    smaller than ``folds``; it is None when fewer than two such classes remain.
+    smaller than ``folds``; it is None when fewer than two such classes remain. With
+    ``cache_dir`` a probe is fitted once per set of image embeddings (a base and its exports with
+    the image side locked share theirs).
     """
     image, labels = embeddings.image, evalset.labels
     counts = np.bincount(labels)
@@ -57,9 +68,31 @@ def metrics_of(
     if shared.any():
         results["similarity"] = similarity_search(image, labels, k).to_dict()
     if np.count_nonzero(counts > 1) > 1:
-        probe = linear_probe(image[shared], labels[shared], folds, seed).to_dict()
+        probe = _linear_probe(image[shared], labels[shared], folds, seed, cache_dir)
         results["linear_probe"] = {**probe, "samples": int(shared.sum())}
     return results
+
+
+def _linear_probe(
+    features: np.ndarray,
+    labels: np.ndarray,
+    folds: int,
+    seed: int,
+    cache_dir: str | os.PathLike | None,
+) -> dict:
+    """:func:`linear_probe`'s result, read from ``<cache_dir>/<key>.probe.json`` when an equal
+    probe was fitted before (key: the features, labels, folds and seed)."""
+    if cache_dir is None:
+        return linear_probe(features, labels, folds, seed).to_dict()
+    digest = hashlib.sha256(np.ascontiguousarray(features, np.float32).tobytes())
+    digest.update(np.ascontiguousarray(labels, np.int64).tobytes())
+    digest.update(f"{folds}:{seed}".encode())
+    path = Path(cache_dir) / f"{digest.hexdigest()}.probe.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    result = linear_probe(features, labels, folds, seed).to_dict()
+    atomic_write(path, json.dumps(result))
+    return result
 
 
 def compare(
@@ -84,7 +117,7 @@ def compare(
     results = {"dataset": evalset.name, "class_names": list(evalset.class_names), "models": {}}
     for name, bundle in models.items():
         embeddings = embed(bundle, evalset, batch_size, device, cache_dir)
-        results["models"][name] = metrics_of(embeddings, evalset, k, folds, seed)
+        results["models"][name] = metrics_of(embeddings, evalset, k, folds, seed, cache_dir)
     extras = {
         "embeddings": embeddings.image,
         "labels": evalset.labels,

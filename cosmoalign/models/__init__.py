@@ -4,7 +4,11 @@ from cosmoalign.models.export import export_open_clip, relocate_export
 from cosmoalign.models.factory import build_model
 from cosmoalign.models.pretrained_weights import ChecksumMismatchError
 from cosmoalign.models.spec import ClipBundle, ModelSpec
-from cosmoalign.models.token_grid import image_embedding_and_grid, image_token_grid
+from cosmoalign.models.token_grid import (
+    has_token_grid,
+    image_embedding_and_grid,
+    image_token_grid,
+)
 
 __all__ = [
     "ChecksumMismatchError",
@@ -12,6 +16,7 @@ __all__ = [
     "ModelSpec",
     "build_model",
     "export_open_clip",
+    "has_token_grid",
     "image_embedding_and_grid",
     "image_token_grid",
     "relocate_export",

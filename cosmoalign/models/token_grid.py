@@ -26,8 +26,21 @@ def image_token_grid(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     raise TypeError(f"no token grid for image tower {type(visual).__name__}")
 
 
+def has_token_grid(model: nn.Module) -> bool:
+    """Whether :func:`image_token_grid` can read ``model``'s image tower."""
+    visual = model.visual
+    if isinstance(visual, TimmModel):
+        return _projects_each_location(visual)
+    return isinstance(visual, VisionTransformer) and visual.attn_pool is None
+
+
+def _projects_each_location(visual: TimmModel) -> bool:
+    heads = set(visual.head._modules)
+    return bool(PROJECTION_HEADS & heads) and "pool" not in heads
+
+
 def _timm_grid(visual: TimmModel, images: torch.Tensor) -> torch.Tensor:
-    if not PROJECTION_HEADS & set(visual.head._modules) or "pool" in visual.head._modules:
+    if not _projects_each_location(visual):
         raise ValueError("token grids need a timm tower with a linear or mlp head and no attn pool")
     if any(p.requires_grad for p in visual.trunk.parameters()):
         feature_map = visual.trunk.forward_features(images)

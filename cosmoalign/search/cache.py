@@ -1,7 +1,7 @@
 """A cache of image embeddings keyed by file content and model, stored as Lance datasets.
 
 One dataset per model identity and framing (``<cache dir>/embeddings/<identity>-<framing>.lance``,
-identity from :func:`~cosmoalign.evaluate.embed.model_identity`: the weights' sha256 and the
+identity from :func:`~cosmoalign.models.fingerprint.model_identity`: the weights' sha256 and the
 image preprocessing), with rows ``sha256`` (of the file's bytes) and ``vector``. A file is
 embedded once whatever its name or folder; a changed file has a new hash and is embedded again.
 New rows are appended as a new Lance version, so concurrent runs never corrupt the cache.

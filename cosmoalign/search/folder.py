@@ -18,7 +18,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cosmoalign.evaluate.data import display_png
-from cosmoalign.evaluate.embed import embed_images, model_identity
+from cosmoalign.evaluate.embed import embed_images
+from cosmoalign.models.fingerprint import model_identity
 from cosmoalign.models.spec import ClipBundle
 from cosmoalign.search.cache import EmbeddingCache, default_cache_dir
 from cosmoalign.sources.local import FolderSource, fits_bands, split_suffix

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from cosmoalign.evaluate.embed import embed_images, model_identity
+from cosmoalign.evaluate.embed import embed_images
 from cosmoalign.framing import crop
-from cosmoalign.imaging import decode_png, encode_png
+from cosmoalign.imaging import PASSED_ON, decode_png, encode_png
 from cosmoalign.lake import Lake, WriteSummary
+from cosmoalign.models.fingerprint import model_identity
 from cosmoalign.models.spec import ClipBundle
 from cosmoalign.schema import CURATED_TABLE, EMBEDDINGS_TABLE
 from cosmoalign.search.gallery import thumbnail
@@ -58,7 +59,7 @@ def _embedded_batches(
 ) -> Iterator[pa.RecordBatch]:
     for batch in iter_dataset_batches(lake, CURATED_TABLE, partition, _COLUMNS, batch_size):
         rows = batch.to_pylist()
-        framed = [encode_png(crop(decode_png(r["image_png"]), r["frame"])) for r in rows]
+        framed = [encode_png(crop(decode_png(r["image_png"]), r["frame"]), PASSED_ON) for r in rows]
         vectors = embed_images(bundle, framed, batch_size, device)
         yield pa.RecordBatch.from_arrays(
             [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cosmoalign.evaluate.embed import embed_images, embed_texts, model_identity
+from cosmoalign.evaluate.embed import embed_images, embed_texts
+from cosmoalign.models.fingerprint import model_identity
 from cosmoalign.models.spec import ClipBundle
 from cosmoalign.search.folder import FolderEmbeddings, render_file
 from cosmoalign.search.gallery import Hit, thumbnail

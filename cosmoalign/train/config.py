@@ -56,6 +56,12 @@ class TrainConfig:
     the temperature, which start from scratch, train at ``lr``)."""
     wise_ft_alpha: float = 1.0
     """WiSE-FT: exported weights are ``(1 - a) * base + a * fine-tuned``; 1.0 keeps fine-tuned."""
+    cache_image_features: bool = True
+    """With the image side frozen whole, compute each row's image features once per epoch and
+    train on them (:mod:`cosmoalign.train.image_features`) instead of encoding pixels each step."""
+    image_feature_dir: str | None = None
+    """Where stored image features live (default ``<run_dir>/image_features``); runs that share
+    it (the recipes of one dataset) compute each epoch's features once between them."""
     loader_workers: int = 1
     """Data-loading worker processes (0: load in the training process)."""
     short_caption_rate: float = 0.5

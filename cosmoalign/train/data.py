@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import torch
 from PIL import Image
 
+from cosmoalign.files import file_sha256
 from cosmoalign.framing import boxes_in_frame, pixel_box, wide_frame, zoomed_frame
 from cosmoalign.schema import PAIRS_TABLE, SYMBOLS_TABLE
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # Lance is imported where a lake is read, so training from Pa
     import lance
 
     from cosmoalign.lake import Lake
+    from cosmoalign.train.image_features import ImageFeatureStore
 
 Box = list[float]
 
@@ -82,6 +84,15 @@ class RowSource(Protocol):
         """The rows at ``positions``, in that order."""
         ...
 
+    def row_ids(self, positions: Sequence[int]) -> np.ndarray:
+        """Stable ids of the rows at ``positions`` (their row numbers in the table), which seed
+        their augmentation: one row is one sample whichever subset of the table a run reads."""
+        ...
+
+    def identity(self) -> dict:
+        """What names these rows' content (a table version, a file digest)."""
+        ...
+
 
 class LanceRows:
     """Rows of one Lance dataset version, fetched by row index (``dataset.take``).
@@ -111,6 +122,14 @@ class LanceRows:
         """The rows at ``positions`` of the selection, read in one ``take``."""
         rows = self._dataset().take(self.indices[np.asarray(positions, np.int64)], self.columns)
         return rows.to_pylist()
+
+    def row_ids(self, positions: Sequence[int]) -> np.ndarray:
+        """Row numbers in the dataset version."""
+        return self.indices[np.asarray(positions, np.int64)]
+
+    def identity(self) -> dict:
+        """The dataset's URI and pinned version."""
+        return {"lance": self.uri, "version": self.version}
 
     def _dataset(self) -> lance.LanceDataset:
         """The dataset opened by this process (a forked worker must not reuse its parent's)."""
@@ -145,7 +164,15 @@ class ArrowFileRows:
         """The rows at ``positions`` of the selection."""
         if self._opened is None or self._opened[0] != os.getpid():
             self._opened = (os.getpid(), read_arrow_file(self.path).select(self.columns))
-        return self._opened[1].take(self.indices[np.asarray(positions, np.int64)]).to_pylist()
+        return self._opened[1].take(self.row_ids(positions)).to_pylist()
+
+    def row_ids(self, positions: Sequence[int]) -> np.ndarray:
+        """Row numbers in the file."""
+        return self.indices[np.asarray(positions, np.int64)]
+
+    def identity(self) -> dict:
+        """The file's sha256."""
+        return {"arrow_file_sha256": file_sha256(self.path)}
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_opened": None}
@@ -169,6 +196,18 @@ class ListRows(list):
     def take(self, positions: Sequence[int]) -> list[dict]:
         """The rows at ``positions``."""
         return [self[position] for position in positions]
+
+    def row_ids(self, positions: Sequence[int]) -> np.ndarray:
+        """The positions themselves."""
+        return np.asarray(positions, np.int64)
+
+    def identity(self) -> dict:
+        """sha256 of the rows' images, frames and region boxes."""
+        digest = hashlib.sha256()
+        for row in self:
+            digest.update(hashlib.sha256(row["image_png"]).digest())
+            digest.update(repr((row["frame"], row["region_boxes"])).encode())
+        return {"rows_sha256": digest.hexdigest()}
 
 
 class PairsDataset(torch.utils.data.Dataset):
@@ -197,6 +236,7 @@ class PairsDataset(torch.utils.data.Dataset):
         self.augment, self.seed, self.max_regions = augment, seed, max_regions
         self.short_caption_rate = short_caption_rate
         self.epoch = 0
+        self.image_features: ImageFeatureStore | None = None
 
     @classmethod
     def from_lake(
@@ -231,27 +271,38 @@ class PairsDataset(torch.utils.data.Dataset):
         """Choose the augmentations of this epoch."""
         self.epoch = epoch
 
+    def use_image_features(self, store: ImageFeatureStore) -> None:
+        """Give samples their stored image features instead of pixels (a frozen image side,
+        see :mod:`cosmoalign.train.image_features`): images are no longer decoded."""
+        self.image_features = store
+
+    def identity(self, split: str) -> dict:
+        """What every sample's image depends on besides the model: the rows and split, the
+        seed and the augmentation settings (the key of stored image features)."""
+        settings = {"split": split, "augment": self.augment, "seed": self.seed}
+        return {**self.rows.identity(), **settings, "max_regions": self.max_regions}
+
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, index: int) -> dict:
         """One sample (see :meth:`sample`)."""
-        return self.sample(self.rows.take([index])[0], index)
+        return self.__getitems__([index])[0]
 
     def __getitems__(self, indices: list[int]) -> list[dict]:
         """The samples of one batch, its rows read together (the loader calls this)."""
-        return [
-            self.sample(row, i) for row, i in zip(self.rows.take(indices), indices, strict=True)
-        ]
+        rows, ids = self.rows.take(indices), self.rows.row_ids(indices)
+        return [self.sample(row, int(row_id)) for row, row_id in zip(rows, ids, strict=True)]
 
-    def sample(self, row: dict, index: int) -> dict:
-        """Row ``index``'s galaxy-centred frame (augmented: zoomed out towards the whole field,
+    def sample(self, row: dict, row_id: int) -> dict:
+        """Row ``row_id``'s galaxy-centred frame (augmented: zoomed out towards the whole field,
         turned and mirrored), its caption (augmented: sometimes only its first sentence), label
-        and region boxes in the crop's coordinates."""
-        picture = Image.open(io.BytesIO(row["image_png"])).convert("RGB")
+        and region boxes in the crop's coordinates; with stored image features, those features
+        (``image_feature``, ``region_features``) in place of the image and boxes."""
+        picture = Image.open(io.BytesIO(row["image_png"]))  # the header only, until converted
         frame, caption = row["frame"], row["caption"]
         if self.augment:
-            rng = random.Random(f"{self.seed}:{self.epoch}:{index}")
+            rng = random.Random(f"{self.seed}:{self.epoch}:{row_id}")
             turns, flip = rng.randrange(4), rng.random() < 0.5
             frame = zoomed_frame(frame, wide_frame(*picture.size), rng.random() ** 2)
             if rng.random() < self.short_caption_rate:
@@ -264,16 +315,19 @@ class PairsDataset(torch.utils.data.Dataset):
             if box[2] > box[0] and box[3] > box[1]
         ][: self.max_regions]
         boxes, texts = [box for box, _ in inside], [text for _, text in inside]
-        image = self.preprocess(picture.crop(pixel_box(frame, *picture.size)))
+        item = {"caption": caption, "label": row["label"], "region_texts": texts}
+        if self.image_features is not None:
+            image, regions = self.image_features.epoch(self.epoch).of(row_id)
+            if len(regions) != len(texts):
+                raise ValueError(f"row {row_id}: stored region features do not match its regions")
+            return item | {
+                "image_feature": torch.from_numpy(np.array(image)),
+                "region_features": torch.from_numpy(np.array(regions)),
+            }
+        image = self.preprocess(picture.convert("RGB").crop(pixel_box(frame, *picture.size)))
         if self.augment:
             image, boxes = dihedral(image, boxes, turns, flip)
-        return {
-            "image": image,
-            "caption": caption,
-            "label": row["label"],
-            "boxes": boxes,
-            "region_texts": texts,
-        }
+        return item | {"image": image, "boxes": boxes}
 
 
 def _selected(table: pa.Table, split: str, with_symbol: bool) -> np.ndarray:
@@ -324,18 +378,23 @@ class Collate:
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         batch = {
-            "images": torch.stack([item["image"] for item in items]),
             "texts": self.tokens([item["caption"] for item in items]),
             "labels": torch.tensor([item["label"] for item in items], dtype=torch.long),
         }
+        features = "image_feature" in items[0]
+        if features:
+            batch["image_features"] = torch.stack([item["image_feature"] for item in items])
+        else:
+            batch["images"] = torch.stack([item["image"] for item in items])
         if self.with_regions:
-            boxes, owners, texts = [], [], []
-            for i, item in enumerate(items):
-                boxes += item["boxes"]
-                owners += [i] * len(item["boxes"])
-                texts += item["region_texts"]
-            batch["region_boxes"] = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
-            batch["region_owner"] = torch.tensor(owners, dtype=torch.long)
+            texts = [text for item in items for text in item["region_texts"]]
+            if features:
+                batch["region_features"] = torch.cat([item["region_features"] for item in items])
+            else:
+                boxes = [box for item in items for box in item["boxes"]]
+                owners = [i for i, item in enumerate(items) for _ in item["boxes"]]
+                batch["region_boxes"] = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
+                batch["region_owner"] = torch.tensor(owners, dtype=torch.long)
             batch["region_texts"] = self.tokens(texts or [""])[: len(texts)]
             batch["region_groups"] = torch.tensor([text_group(t) for t in texts], dtype=torch.long)
         return batch

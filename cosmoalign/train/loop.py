@@ -12,7 +12,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -41,6 +43,13 @@ from cosmoalign.train.data import (
     loader_context,
     start_epoch,
     symbol_images,
+)
+from cosmoalign.train.image_features import (
+    EpochFeatures,
+    ImageFeatureStore,
+    compute_epoch_features,
+    feature_key,
+    image_side_frozen,
 )
 from cosmoalign.train.objectives import ClipObjective, GalaxAlignObjective, build_objective
 from cosmoalign.train.text_encoding import can_trim_padding
@@ -105,6 +114,9 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     _lock_towers(clip, config)
 
     dataset, symbols = _training_data(config, bundle)
+    features = _image_features(config, bundle, clip, reporter)
+    if features is not None:
+        dataset.use_image_features(features[0])
     objective = build_objective(
         config.recipe, clip, symbols=symbols, region_weight=config.region_weight
     )
@@ -167,6 +179,10 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     core: ClipObjective = accelerator.unwrap_model(objective)
     started, samples_at_start, loss = time.perf_counter(), progress.samples, float("nan")
     while progress.step < total_steps:
+        if features is not None:
+            store, compute = features
+            with accelerator.main_process_first():  # the main process computes, the rest read
+                store.ensure(progress.epoch, compute)
         start_epoch(loader, progress.epoch)
         batches = accelerator.skip_first_batches(loader, progress.batches_in_epoch)
         for batch in batches:
@@ -182,7 +198,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
                 optimizer.step()
                 optimizer.zero_grad()
             progress.batches_in_epoch += 1
-            progress.samples += len(batch["images"]) * accelerator.num_processes
+            progress.samples += len(batch["labels"]) * accelerator.num_processes
             if not accelerator.sync_gradients:
                 continue
             scheduler.step()
@@ -220,6 +236,17 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
 def _training_data(config: TrainConfig, bundle) -> tuple[PairsDataset, tuple | None]:
     """The training rows (from the lake, or its Arrow file copy) and GalaxAlign's symbols."""
     with_symbol = config.recipe == "galaxalign"
+    dataset = _pairs(config, bundle, with_symbol)
+    if not with_symbol:
+        return dataset, None
+    from cosmoalign.lake import Lake  # pylance: only where the lake is read
+
+    symbols = symbol_images(Lake(config.lake_root), config.partition, bundle.preprocess_val)
+    return dataset, symbols
+
+
+def _pairs(config: TrainConfig, bundle, with_symbol: bool) -> PairsDataset:
+    """The train split of ``training_pairs`` (only rows with a class symbol: ``with_symbol``)."""
     options = {
         "preprocess": bundle.preprocess_val,
         "augment": config.augment,
@@ -228,13 +255,32 @@ def _training_data(config: TrainConfig, bundle) -> tuple[PairsDataset, tuple | N
         "short_caption_rate": config.short_caption_rate,
     }
     if config.pairs_file:
-        return PairsDataset.from_arrow_file(config.pairs_file, with_symbol=False, **options), None
-    from cosmoalign.lake import Lake  # pylance: only where the lake is read
+        return PairsDataset.from_arrow_file(config.pairs_file, with_symbol=False, **options)
+    from cosmoalign.lake import Lake
 
     lake = Lake(config.lake_root)
-    dataset = PairsDataset.from_lake(lake, config.partition, with_symbol=with_symbol, **options)
-    symbols = symbol_images(lake, config.partition, bundle.preprocess_val) if with_symbol else None
-    return dataset, symbols
+    return PairsDataset.from_lake(lake, config.partition, with_symbol=with_symbol, **options)
+
+
+def _image_features(
+    config: TrainConfig, bundle, clip: torch.nn.Module, reporter: Reporter
+) -> tuple[ImageFeatureStore, Callable[[int], EpochFeatures]] | None:
+    """Where this run's stored image features live and how to compute an epoch's, when the
+    image side is frozen whole; None when it trains (or the config turns storing off). The
+    features cover the whole train split, so every recipe of the dataset shares them."""
+    if not (config.cache_image_features and image_side_frozen(clip)):
+        return None
+    rows = _pairs(config, bundle, with_symbol=False)
+    folder = Path(config.image_feature_dir or Path(config.run_dir) / "image_features")
+    store = ImageFeatureStore(folder / feature_key(bundle, rows.identity("train")))
+    loader = torch.utils.data.DataLoader(
+        rows,
+        batch_size=2 * config.batch_size,
+        num_workers=config.loader_workers,
+        multiprocessing_context=loader_context() if config.loader_workers else None,
+        collate_fn=Collate(bundle.tokenizer, with_regions=True),
+    )
+    return store, partial(compute_epoch_features, clip, loader, log=reporter.info)
 
 
 _PROJECTIONS = ("visual.proj", "visual.head.proj", "text.proj", "text_projection")

@@ -57,6 +57,12 @@ class ClipObjective(nn.Module):
             features = trunk(images.contiguous(memory_format=torch.channels_last))
         return F.normalize(visual.head(features), dim=-1)
 
+    def image_embeddings(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The batch's stored image features (a frozen image side), else its images encoded."""
+        if "image_features" in batch:
+            return batch["image_features"]
+        return self.encode_image(batch["images"])
+
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
         """Normalised text embeddings computed on the real tokens only (exact); a locked trunk's
         features come from the caption cache."""
@@ -65,7 +71,7 @@ class ClipObjective(nn.Module):
         return encode_text(self.clip, tokens)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> LossParts:
-        image = self.encode_image(batch["images"])
+        image = self.image_embeddings(batch)
         text = self.encode_text(batch["texts"])
         loss = self.loss(image, text, self.logit_scale())
         return {"loss": loss, "image_text": loss.detach()}
@@ -96,7 +102,7 @@ class GalaxAlignObjective(ClipObjective):
         self.stage.fill_(2)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> LossParts:
-        image = self.encode_image(batch["images"])
+        image = self.image_embeddings(batch)
         text = self.encode_text(batch["texts"])
         encoder = self.symbol_encoder if int(self.stage) == 2 else self.clip.visual
         per_class = F.normalize(encoder(self.symbols), dim=-1)
@@ -113,9 +119,12 @@ class GrainObjective(ClipObjective):
         self.loss = GrainLoss(region_weight=region_weight)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> LossParts:
-        image, grid = image_embedding_and_grid(self.clip, batch["images"])
+        if "image_features" in batch:
+            image, region_image = batch["image_features"], batch["region_features"]
+        else:
+            image, grid = image_embedding_and_grid(self.clip, batch["images"])
+            region_image = pool_regions(grid, batch["region_boxes"], batch["region_owner"])
         text = self.encode_text(batch["texts"])
-        region_image = pool_regions(grid, batch["region_boxes"], batch["region_owner"])
         region_text = self.encode_text(batch["region_texts"])
         parts = self.loss(
             image,

@@ -13,11 +13,12 @@ import pytest
 
 from cosmoalign.evaluate.__main__ import main, parse_model
 from cosmoalign.evaluate.data import EvalSet, from_folder, from_lake
-from cosmoalign.evaluate.embed import embed, model_fingerprint
+from cosmoalign.evaluate.embed import embed
 from cosmoalign.evaluate.run import compare, evaluate_model
 from cosmoalign.files import file_sha256
 from cosmoalign.models import ClipBundle, ModelSpec, build_model, export_open_clip
 from cosmoalign.models.export import CHECKPOINT_FILE
+from cosmoalign.models.fingerprint import model_fingerprint
 from cosmoalign.report import render_report
 from tests.fixtures.pairs_lake import build_pairs_lake
 from tests.shared_data import GZ_SPIRALS, require

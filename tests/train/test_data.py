@@ -181,16 +181,20 @@ def _epoch(loader, epoch: int, skip: int = 0) -> list[tuple[int, torch.Tensor]]:
 )
 def test_every_epoch_reaugments_through_the_prepared_loader(processes, rank, stored, tmp_path):
     """Under DDP Accelerate's ``set_epoch`` stops at the sharded sampler; the dataset must still
-    augment each epoch anew, as (seed, epoch, index) says, also when resuming mid-epoch, and the
-    same whether rows are in memory or streamed from the lake."""
+    augment each epoch anew, as (seed, epoch, row) says, also when resuming mid-epoch, and the
+    same whether rows are in memory or streamed from the lake (where a train row's id is its row
+    number in the table, held-out rows between them)."""
     reference = _augmented_pairs(16, seed=3)
 
     def make() -> PairsDataset:
         return _augmented_pairs(16, seed=3, lake_root=str(tmp_path) if stored else None)
 
+    row_ids = make().rows.row_ids(range(16))
+    assert list(row_ids) == (list(range(0, 32, 2)) if stored else list(range(16)))
+
     def expected(epoch: int, index: int) -> torch.Tensor:
         reference.set_epoch(epoch)
-        return reference[index]["image"]
+        return reference.sample(reference.rows[index], int(row_ids[index]))["image"]
 
     loader = _prepared(make(), processes, rank)
     epochs = [_epoch(loader, epoch) for epoch in range(3)]
@@ -221,8 +225,10 @@ def test_streamed_rows_reach_a_loader_worker_one_batch_per_read(tmp_path):
     in_memory = _augmented_pairs(12, seed=1)
     for batch, start in zip(loader, range(0, 12, 4), strict=True):
         for offset, item in enumerate(batch):
-            assert item["caption"] == str(start + offset)
-            assert torch.equal(item["image"], in_memory[start + offset]["image"])
+            position = start + offset
+            assert item["caption"] == str(position)
+            row = in_memory.sample(in_memory.rows[position], 2 * position)  # its table row
+            assert torch.equal(item["image"], row["image"])
 
 
 def _items(items: list[dict]) -> list[dict]:
