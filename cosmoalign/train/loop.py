@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -51,7 +50,11 @@ from cosmoalign.train.image_features import (
     feature_key,
     image_side_frozen,
 )
-from cosmoalign.train.objectives import ClipObjective, GalaxAlignObjective, build_objective
+from cosmoalign.train.objectives import (
+    OBJECTIVES,
+    ClipObjective,
+    build_objective,
+)
 from cosmoalign.train.text_encoding import can_trim_padding
 from cosmoalign.train.wise_ft import interpolate
 
@@ -89,6 +92,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     """Fine-tune one recipe; resumes automatically from ``config.run_dir``'s newest checkpoint."""
     reporter = reporter or LogReporter()
     run_dir = Path(config.run_dir)
+    recipe = OBJECTIVES[config.recipe]
     accelerator = Accelerator(
         cpu=use_cpu(),
         mixed_precision=config.mixed_precision,
@@ -99,7 +103,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         ),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
         kwargs_handlers=[
-            DistributedDataParallelKwargs(find_unused_parameters=config.recipe == "galaxalign")
+            DistributedDataParallelKwargs(find_unused_parameters=recipe.needs_symbols)
         ],
     )
     set_seed(config.seed)
@@ -113,12 +117,16 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     )
     _lock_towers(clip, config)
 
-    dataset, symbols = _training_data(config, bundle)
+    dataset, symbols = _training_data(config, bundle, recipe.needs_symbols)
     features = _image_features(config, bundle, clip, reporter)
     if features is not None:
         dataset.use_image_features(features[0])
     objective = build_objective(
-        config.recipe, clip, symbols=symbols, region_weight=config.region_weight
+        config.recipe,
+        clip,
+        symbols=symbols,
+        region_weight=config.region_weight,
+        stage_two_fraction=config.galaxalign_stage2_fraction,
     )
     loader = torch.utils.data.DataLoader(
         dataset,
@@ -131,7 +139,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         multiprocessing_context=loader_context() if config.loader_workers else None,
         collate_fn=Collate(
             bundle.tokenizer,
-            with_regions=config.recipe == "grain",
+            with_regions=recipe.needs_regions,
             trim_text=can_trim_padding(clip),
         ),
     )
@@ -169,7 +177,6 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         f"{config.batch_size * accelerator.num_processes * config.grad_accum} samples "
         f"on {accelerator.num_processes} x {accelerator.device}"
     )
-    stage_two_from = math.floor(total_steps * (1 - config.galaxalign_stage2_fraction))
     bar = tqdm(
         total=total_steps,
         initial=progress.step,
@@ -186,8 +193,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
         start_epoch(loader, progress.epoch)
         batches = accelerator.skip_first_batches(loader, progress.batches_in_epoch)
         for batch in batches:
-            if isinstance(core, GalaxAlignObjective) and progress.step >= stage_two_from:
-                core.enter_stage_two()
+            core.before_step(progress.step, total_steps)
             with accelerator.accumulate(objective):
                 parts = objective(batch)
                 # Every process computes the loss of the whole gathered batch but only its own
@@ -233,9 +239,11 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     return result
 
 
-def _training_data(config: TrainConfig, bundle) -> tuple[PairsDataset, tuple | None]:
-    """The training rows (from the lake, or its Arrow file copy) and GalaxAlign's symbols."""
-    with_symbol = config.recipe == "galaxalign"
+def _training_data(
+    config: TrainConfig, bundle, with_symbol: bool
+) -> tuple[PairsDataset, tuple | None]:
+    """The training rows (from the lake, or its Arrow file copy) and, ``with_symbol``, only the
+    rows whose class has a symbol, with the symbols."""
     dataset = _pairs(config, bundle, with_symbol)
     if not with_symbol:
         return dataset, None
@@ -400,11 +408,7 @@ def _export(
     clip = objective.clip.eval()
     interpolate(clip, base_state, config.wise_ft_alpha)
     export_open_clip(clip, config.export_dir, bundle.model_cfg, f"cosmoalign-{config.recipe}")
-    if isinstance(objective, GalaxAlignObjective):
-        from safetensors.torch import save_file
-
-        state = {k: v.contiguous() for k, v in objective.symbol_encoder.state_dict().items()}
-        save_file(state, str(config.export_dir / "symbol_encoder.safetensors"))
+    objective.export_extras(config.export_dir)
     digest = hashlib.sha256((config.export_dir / WEIGHTS_FILE).read_bytes()).hexdigest()
     write_model_card(config.export_dir, ModelCard.from_training(config, training_pairs, digest))
     return TrainResult(**{**asdict(result), "weights_sha256": digest})

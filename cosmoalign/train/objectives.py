@@ -6,9 +6,12 @@ Each objective wraps the CLIP model so one ``forward`` runs under DDP and gradie
 from __future__ import annotations
 
 import copy
+import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import save_file
 from torch import nn
 
 from cosmoalign.losses import GrainLoss, InfoNCELoss, LossParts, TriModalLoss, pool_regions
@@ -24,6 +27,12 @@ MAX_LOGIT_SCALE = 100.0
 
 class ClipObjective(nn.Module):
     """CosmoCLIP: symmetric InfoNCE between images and their captions."""
+
+    needs_symbols = False
+    """Trains on the rows whose class has a symbol, and needs the symbols (GalaxAlign); its
+    symbol encoder is unused until stage two, so DDP must allow unused parameters."""
+    needs_regions = False
+    """Batches carry region boxes (or region features) and region texts (GRAIN)."""
 
     def __init__(self, clip: nn.Module) -> None:
         super().__init__()
@@ -41,6 +50,12 @@ class ClipObjective(nn.Module):
             keep_text_trunk_in_eval(self.clip)
         self.text_features = locked_text_features(self.clip) if mode else None
         return self
+
+    def before_step(self, step: int, total_steps: int) -> None:
+        """Called before each optimizer step; a recipe with stages changes stage here."""
+
+    def export_extras(self, folder: Path) -> None:
+        """Write what the recipe trains besides the CLIP model into the export ``folder``."""
 
     def logit_scale(self) -> torch.Tensor:
         """The learnable temperature, clamped as CLIP does."""
@@ -85,13 +100,32 @@ class GalaxAlignObjective(ClipObjective):
     run continues in the right one.
     """
 
-    def __init__(self, clip: nn.Module, symbols: torch.Tensor, symbol_labels: torch.Tensor):
+    needs_symbols = True
+
+    def __init__(
+        self,
+        clip: nn.Module,
+        symbols: torch.Tensor,
+        symbol_labels: torch.Tensor,
+        stage_two_fraction: float = 0.5,
+    ):
         super().__init__(clip)
+        self.stage_two_fraction = stage_two_fraction
         self.loss = TriModalLoss()
         self.symbol_encoder = copy.deepcopy(clip.visual)
         self.register_buffer("symbols", symbols, persistent=False)
         self.register_buffer("symbol_labels", symbol_labels, persistent=False)
         self.register_buffer("stage", torch.tensor(1))
+
+    def before_step(self, step: int, total_steps: int) -> None:
+        """Enter stage two for the last ``stage_two_fraction`` of the steps."""
+        if step >= math.floor(total_steps * (1 - self.stage_two_fraction)):
+            self.enter_stage_two()
+
+    def export_extras(self, folder: Path) -> None:
+        """The symbol encoder as ``symbol_encoder.safetensors``."""
+        state = {k: v.contiguous() for k, v in self.symbol_encoder.state_dict().items()}
+        save_file(state, str(folder / "symbol_encoder.safetensors"))
 
     def enter_stage_two(self) -> None:
         """Give symbols their own encoder, initialised from the image encoder (once)."""
@@ -113,6 +147,8 @@ class GalaxAlignObjective(ClipObjective):
 
 class GrainObjective(ClipObjective):
     """GRAIN: global caption alignment plus region embeddings matched to region descriptions."""
+
+    needs_regions = True
 
     def __init__(self, clip: nn.Module, region_weight: float) -> None:
         super().__init__(clip)
@@ -137,23 +173,33 @@ class GrainObjective(ClipObjective):
         return _detach_parts(parts)
 
 
+OBJECTIVES: dict[str, type[ClipObjective]] = {
+    "cosmoclip": ClipObjective,
+    "galaxalign": GalaxAlignObjective,
+    "grain": GrainObjective,
+}
+"""Each recipe's objective: what it optimises and (``needs_*``) the data it needs."""
+
+
 def build_objective(
     recipe: str,
     clip: nn.Module,
     *,
     symbols: tuple[torch.Tensor, torch.Tensor] | None = None,
     region_weight: float = 0.5,
+    stage_two_fraction: float = 0.5,
 ) -> ClipObjective:
     """The objective module of a recipe around a CLIP model."""
-    if recipe == "cosmoclip":
-        return ClipObjective(clip)
-    if recipe == "galaxalign":
+    objective = OBJECTIVES.get(recipe)
+    if objective is None:
+        raise ValueError(f"unknown recipe {recipe!r}")
+    if objective.needs_symbols:
         if symbols is None:
-            raise ValueError("galaxalign needs the class symbols")
-        return GalaxAlignObjective(clip, *symbols)
-    if recipe == "grain":
-        return GrainObjective(clip, region_weight)
-    raise ValueError(f"unknown recipe {recipe!r}")
+            raise ValueError(f"{recipe} needs the class symbols")
+        return objective(clip, *symbols, stage_two_fraction)
+    if objective.needs_regions:
+        return objective(clip, region_weight)
+    return objective(clip)
 
 
 def _keep_frozen_batch_norms_in_eval(clip: nn.Module) -> None:
