@@ -12,10 +12,12 @@ ENV = DAGSTER_HOME=$(CURDIR) DAGSTER_MODULE_NAME=pipeline.definitions \
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# pyproject.toml says which versions work; deploy/constraints.txt (`make constraints`) pins the
+# exact ones this repo was tested with, for every runtime dependency.
+$(STAMP): pyproject.toml deploy/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,k8s]'
+	$(BIN)/python -m pip install --quiet -c deploy/constraints.txt -e '.[dev,k8s]'
 	sed -i '/^# cosmoalign-env/,$$d' $(BIN)/activate
 	printf '%s\n' '# cosmoalign-env: the repo instance and code location for every dagster command' \
 	  'export DAGSTER_HOME="$(CURDIR)"' \

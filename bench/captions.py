@@ -40,12 +40,12 @@ import pyarrow as pa
 
 from cosmoalign.balance import balance_train_split
 from cosmoalign.captions.blip import BlipCaptioner
+from cosmoalign.captions.caption_table import caption_partition
 from cosmoalign.captions.measurement_table import measure_partition
 from cosmoalign.captions.mllm import MllmCaptioner
 from cosmoalign.captions.morphology import MorphologyCaptioner
 from cosmoalign.captions.random_models import build_random_blip, build_tiny_llava
 from cosmoalign.captions.region_table import regions_partition
-from cosmoalign.captions.table import caption_partition
 from cosmoalign.imaging import to_rgb8
 from cosmoalign.ingest import curate_partition, ingest_source
 from cosmoalign.lake import Lake

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from cosmoalign.captions.table import image_batches
+from cosmoalign.captions.caption_table import image_batches
 from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.schema import CAPTIONS_TABLE, PAIRS_TABLE, REGIONS_TABLE, SYMBOLS_TABLE
 from cosmoalign.shards import dataset_partitions

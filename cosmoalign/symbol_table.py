@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from cosmoalign.imaging import encode_png
 from cosmoalign.schema import ORIGINAL, SYMBOL_SCHEMA
-from cosmoalign.symbols import render_symbol, symbol_key, symbol_text
+from cosmoalign.symbol_drawing import render_symbol, symbol_key, symbol_text
 
 
 def symbols_table(classes: Iterable[tuple[int, str]]) -> tuple[pa.Table, list[str]]:

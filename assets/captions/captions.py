@@ -7,8 +7,8 @@ import dagster as dg
 
 from assets.metadata import write_summary_metadata
 from assets.partitions import lake_partition_of, per_dataset_and_shard
+from cosmoalign.captions.caption_table import caption_partition
 from cosmoalign.captions.factory import build_captioner
-from cosmoalign.captions.table import caption_partition
 from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.preview import thumbnail_png
 from cosmoalign.progress import Tick

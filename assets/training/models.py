@@ -142,7 +142,7 @@ def _loss_curve(metrics_path: Path) -> dg.MetadataValue:
     """The logged training loss as an inline PNG plot."""
     import base64
 
-    from cosmoalign.train.plots import loss_curve_png
+    from cosmoalign.train.loss_curve import loss_curve_png
 
     rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line]
     png = base64.b64encode(loss_curve_png(rows)).decode()

@@ -24,10 +24,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
+    from cosmoalign.captions.caption_table import caption_partition
     from cosmoalign.captions.factory import build_captioner
-    from cosmoalign.captions.table import caption_partition
     from cosmoalign.lake import Lake
-    from cosmoalign.reporting import open_reporter
+    from cosmoalign.pipes_reporter import open_reporter
 
     captioner = build_captioner(args.captioner, args.model, args.prompt, args.batch_size, args.seed)
     with open_reporter(is_main_process=True) as reporter:

@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from accelerate import PartialState
 
-    from cosmoalign.reporting import open_reporter
+    from cosmoalign.pipes_reporter import open_reporter
     from cosmoalign.train.loop import train, use_cpu
 
     config = TrainConfig.from_json(args.config)

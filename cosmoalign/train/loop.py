@@ -24,7 +24,7 @@ from transformers import get_cosine_schedule_with_warmup
 
 from cosmoalign.models import ModelSpec, build_model, export_open_clip
 from cosmoalign.models.model_card import ModelCard, write_model_card
-from cosmoalign.reporting import LogReporter, Reporter
+from cosmoalign.pipes_reporter import LogReporter, Reporter
 from cosmoalign.train.checkpoints import (
     Progress,
     checkpoint_path,

@@ -8,12 +8,12 @@ import pyarrow as pa
 import pytest
 
 from cosmoalign.balance import balance_train_split
+from cosmoalign.captions.caption_table import caption_partition
 from cosmoalign.captions.images import image_ids
 from cosmoalign.captions.measurement import MEASUREMENT_VERSION
 from cosmoalign.captions.measurement_table import measure_partition
 from cosmoalign.captions.morphology import MorphologyCaptioner
 from cosmoalign.captions.region_table import regions_partition
-from cosmoalign.captions.table import caption_partition
 from cosmoalign.ingest import curate_partition, ingest_source
 from cosmoalign.lake import Lake
 from cosmoalign.schema import (

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cosmoalign.labels import GALAXY10_DECALS_CLASSES, GALAXY_MNIST_CLASSES, SPACENET_CLASSES
-from cosmoalign.symbols import (
+from cosmoalign.symbol_drawing import (
     SYMBOL_KEYS,
     Symbol,
     render_symbol,

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cosmoalign.models import ModelSpec, build_model
-from cosmoalign.reporting import LogReporter
+from cosmoalign.pipes_reporter import LogReporter
 from cosmoalign.train.config import TrainConfig
 from cosmoalign.train.data import Collate
 from cosmoalign.train.image_features import image_side_frozen

@@ -13,7 +13,7 @@ import torch
 from accelerate import Accelerator
 from transformers import get_cosine_schedule_with_warmup
 
-from cosmoalign.reporting import LogReporter
+from cosmoalign.pipes_reporter import LogReporter
 from cosmoalign.train.checkpoints import (
     TRAINER_STATE,
     CheckpointError,
