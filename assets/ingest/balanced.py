@@ -4,21 +4,24 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assets.config_defaults import defaults_of
 from assets.metadata import counts_table, sample_grid, write_summary_metadata
 from assets.partitions import DATASETS, and_their_shards
-from cosmoalign.balance import original_id
+from cosmoalign.balance import BalanceConfig, original_id
 from cosmoalign.schema import BALANCED_TABLE, CURATED_TABLE, IMAGE_SCHEMA
 from cosmoalign.shards import dataset_partitions, read_dataset, write_to_shards
 from resources import LakeResource
 
+_BALANCE = defaults_of(BalanceConfig)
+
 
 class BalanceParams(dg.Config):
-    """FLARE-style balancing of the train split."""
+    """FLARE-style balancing of the train split (defaults: :class:`BalanceConfig`)."""
 
-    target_per_class: int = 0
-    """Images per class after balancing; 0 means the median class count."""
-    seed: int = 0
-    max_upsample_factor: float = 20.0
+    target_per_class: int | None = _BALANCE["target_per_class"]
+    """Images per class after balancing; empty (None): the median class count."""
+    seed: int = _BALANCE["seed"]
+    max_upsample_factor: float = _BALANCE["max_upsample_factor"]
     generative_model_path: str = ""
     """A local diffusers img2img model; when present it replaces the classical sky augmenter."""
     max_imbalance: float = 1.0
@@ -43,7 +46,7 @@ def balanced_images(
 ) -> dg.MaterializeResult:
     """Balance one dataset's train split."""
     from cosmoalign.augment import generative_unavailable_reason, select_augmenter
-    from cosmoalign.balance import BalanceConfig, balance_train_split
+    from cosmoalign.balance import balance_train_split
 
     dataset = context.partition_key
     store = lake.open()
@@ -66,7 +69,7 @@ def balanced_images(
         train.to_pandas(),
         augmenter,
         BalanceConfig(
-            target_per_class=config.target_per_class or None,
+            target_per_class=config.target_per_class,
             seed=config.seed,
             max_upsample_factor=config.max_upsample_factor,
         ),

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.config_defaults import defaults_of
 from assets.metadata import counts_table, sample_grid, write_summary_metadata
 from assets.partitions import lake_partition_of, per_dataset_and_shard
 from cosmoalign.curate import CurationConfig
@@ -9,16 +10,22 @@ from cosmoalign.ingest import curate_partition
 from cosmoalign.schema import CURATED_TABLE, QUARANTINE_TABLE
 from resources import LakeResource
 
+_CURATION = defaults_of(CurationConfig)
+_, _VAL, _TEST = _CURATION["split_fractions"]
+
 
 class CurationParams(dg.Config):
-    """What counts as a usable image, and how to split."""
+    """What counts as a usable image, and how to split (defaults: :class:`CurationConfig`)."""
 
-    min_size: int = 16
-    max_size: int = 4096
-    max_nonfinite_fraction: float = 0.0
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
+    min_size: int = _CURATION["min_size"]
+    max_size: int = _CURATION["max_size"]
+    max_pixels: int = _CURATION["max_pixels"]
+    """Width x height cap, checked on the file's header before decoding."""
+    max_nonfinite_fraction: float = _CURATION["max_nonfinite_fraction"]
+    val_fraction: float = _VAL
+    test_fraction: float = _TEST
     max_quarantine_rate: float = 0.1
+    """The quarantine check fails above this fraction of the partition's images."""
 
 
 def _curated_images(
@@ -30,6 +37,7 @@ def _curated_images(
     curation = CurationConfig(
         min_size=config.min_size,
         max_size=config.max_size,
+        max_pixels=config.max_pixels,
         max_nonfinite_fraction=config.max_nonfinite_fraction,
         split_fractions=(
             1.0 - config.val_fraction - config.test_fraction,

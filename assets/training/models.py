@@ -10,18 +10,18 @@ the same training pairs.
 
 import hashlib
 import json
-from dataclasses import MISSING, fields
 from pathlib import Path
 
 import dagster as dg
 
+from assets.config_defaults import defaults_of
 from assets.partitions import DATASETS
 from cosmoalign.train.config import TrainConfig
 from cosmoalign.train.profiles import active_profile
 from resources import AccelerateLauncher, LakeResource
 
 _PROFILE = active_profile()
-_TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+_TRAIN_DEFAULTS = defaults_of(TrainConfig)
 
 
 def _default(name: str):
