@@ -2,7 +2,6 @@
 and on each out-of-domain set (the real benchmark among them)."""
 
 import hashlib
-import json
 
 import dagster as dg
 
@@ -26,23 +25,19 @@ def comparison_report(
 ) -> dg.MaterializeResult:
     """Gather the recipes' results into one comparison, a table per evaluation set."""
     from cosmoalign.evaluate.evaluation_report import compare_recipes
+    from cosmoalign.report.stored import read_results, write_report
 
     dataset = context.partition_key
     store = lake.open()
-    evaluations = {}
-    for recipe in RECIPES:
-        path = f"{store.root}/reports/{recipe}_evaluation/{dataset}/results.json"
-        with store.fs.open(path, "rb") as handle:
-            evaluations[recipe] = json.load(handle)
+    evaluations = {
+        recipe: read_results(store, f"{recipe}_evaluation", dataset) for recipe in RECIPES
+    }
     comparison = compare_recipes(evaluations, title="Recipes compared")
-    blob = json.dumps(comparison.results, indent=2, allow_nan=False)
-    folder = f"reports/comparison_report/{dataset}"
-    store.write_bytes(f"{folder}/results.json", blob.encode())
-    report = store.write_bytes(f"{folder}/report.html", comparison.html.encode())
+    stored = write_report(store, "comparison_report", dataset, comparison.results, comparison.html)
     return dg.MaterializeResult(
         metadata={
             "key_numbers": dg.MetadataValue.md(comparison.markdown),
-            "report": dg.MetadataValue.path(report),
+            "report": dg.MetadataValue.path(stored.html_path),
         },
-        data_version=dg.DataVersion(hashlib.sha256(blob.encode()).hexdigest()[:16]),
+        data_version=dg.DataVersion(hashlib.sha256(stored.results_json.encode()).hexdigest()[:16]),
     )

@@ -58,6 +58,7 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
         from cosmoalign.evaluate.real_sets import real_eval_folder
         from cosmoalign.models.model_card import record_evaluation
         from cosmoalign.models.published import upload_card
+        from cosmoalign.report.stored import write_report
 
         dataset = context.partition_key
         model_dir = lake.model_dir(recipe, dataset)  # downloaded first from an object store
@@ -77,10 +78,9 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
             title=f"{recipe} on {dataset}",
             storage_options=store.storage_options,
         )
-        folder = f"reports/{recipe}_evaluation/{dataset}"
-        results_json = json.dumps(evaluation.results, indent=2, allow_nan=False)
-        store.write_bytes(f"{folder}/results.json", results_json.encode())
-        report_path = store.write_bytes(f"{folder}/report.html", evaluation.html.encode())
+        stored = write_report(
+            store, f"{recipe}_evaluation", dataset, evaluation.results, evaluation.html
+        )
         summary = store.write_table(f"{recipe}_evaluation", dataset, evaluation.key_numbers)
         card = record_evaluation(model_dir, evaluation.results)
         if card is not None and lake.is_remote:
@@ -88,15 +88,17 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 "key_numbers": dg.MetadataValue.md(evaluation.markdown),
-                "report": dg.MetadataValue.path(report_path),
-                "results": dg.MetadataValue.path(f"{store.root}/{folder}/results.json"),
+                "report": dg.MetadataValue.path(stored.html_path),
+                "results": dg.MetadataValue.path(stored.results_path),
                 "table": dg.MetadataValue.path(summary.path),
                 **{
                     name: dg.MetadataValue.float(value)
                     for name, value in evaluation.headline.items()
                 },
             },
-            data_version=dg.DataVersion(hashlib.sha256(results_json.encode()).hexdigest()[:16]),
+            data_version=dg.DataVersion(
+                hashlib.sha256(stored.results_json.encode()).hexdigest()[:16]
+            ),
         )
 
     return evaluation_asset
