@@ -50,12 +50,8 @@ def _cluster() -> tuple[dict, dg.ExecutorDefinition]:
 # Steps of one run start from a fork server that has imported the code location and the heavy
 # libraries once, instead of a fresh interpreter per step (about 10 s of imports each on 2 cores).
 # Lance is not preloaded: it is not fork-safe once its runtime has started.
-# One step at a time: every heavy step (curation threads, measurement workers, torch) already
-# uses all cores, and a step waiting on the `gpu` pool polls with a back-off of up to 15 s, which
-# left 10-13 s idle between the demo's training and evaluation steps.
 LOCAL_EXECUTOR = dg.multiprocess_executor.configured(
     {
-        "max_concurrent": 1,
         "start_method": {
             "forkserver": {
                 "preload_modules": [
