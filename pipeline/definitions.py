@@ -17,6 +17,7 @@ from assets.evaluation import comparison, evaluations
 from assets.ingest import balanced, curated, raw
 from assets.search import embedding
 from assets.training import models, pairs
+from pipeline.executors import MODEL_STEPS, on_cluster
 from pipeline.jobs import balance, caption_shards, finetune, ingest, ingest_shards, recaption, train
 from pipeline.schedules import weekly_recaption, weekly_recaption_shards
 from pipeline.shard_plan import plan_shards
@@ -47,28 +48,7 @@ def _cluster() -> tuple[dict, dg.ExecutorDefinition]:
     return {**RESOURCES_PROD, "launcher": launcher_from_env()}, k8s_job_executor
 
 
-# Steps of one run start from a fork server that has imported the code location and the heavy
-# libraries once, instead of a fresh interpreter per step (about 10 s of imports each on 2 cores).
-# Lance is not preloaded: it is not fork-safe once its runtime has started.
-LOCAL_EXECUTOR = dg.multiprocess_executor.configured(
-    {
-        "start_method": {
-            "forkserver": {
-                "preload_modules": [
-                    "pipeline.definitions",
-                    "torch",
-                    "torchvision",
-                    "pyarrow.parquet",
-                    "pandas",
-                    "PIL.Image",
-                    "astropy.io.fits",
-                ]
-            }
-        },
-    }
-)
-
-RESOURCES, EXECUTOR = _cluster() if ENV == "k8s" else (RESOURCES_BY_ENV[ENV], LOCAL_EXECUTOR)
+RESOURCES, EXECUTOR = _cluster() if on_cluster() else (RESOURCES_BY_ENV[ENV], MODEL_STEPS)
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(

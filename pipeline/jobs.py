@@ -4,6 +4,7 @@
 import dagster as dg
 
 from assets.partitions import DEFAULT_DATASET, SHARD_PREFIX
+from pipeline.executors import data_job_executor
 
 DEFAULT_PARTITION_TAG = {"dagster/partition": DEFAULT_DATASET}
 
@@ -21,6 +22,7 @@ finetune = dg.define_asset_job(
 
 ingest = dg.define_asset_job(
     "ingest",
+    executor_def=data_job_executor(),
     selection=INGEST_ASSETS,
     tags=DEFAULT_PARTITION_TAG,
     description="Download, curate and class-balance one dataset.",
@@ -28,6 +30,7 @@ ingest = dg.define_asset_job(
 
 recaption = dg.define_asset_job(
     "recaption",
+    executor_def=data_job_executor(),
     selection=dg.AssetSelection.assets(*CAPTION_STAGES, "training_pairs"),
     tags=DEFAULT_PARTITION_TAG,
     description="Caption again only the rows whose captioner version or prompt is stale (measuring "
@@ -39,6 +42,7 @@ recaption = dg.define_asset_job(
 # a backfill of caption_shards, train.
 ingest_shards = dg.define_asset_job(
     "ingest_shards",
+    executor_def=data_job_executor(),
     selection=dg.AssetSelection.assets(
         *([SHARD_PREFIX, name] for name in ("raw_images", "curated_images"))
     ),
@@ -47,6 +51,7 @@ ingest_shards = dg.define_asset_job(
 
 balance = dg.define_asset_job(
     "balance",
+    executor_def=data_job_executor(),
     selection=dg.AssetSelection.assets("balanced_images"),
     tags=DEFAULT_PARTITION_TAG,
     description="Class-balance a dataset's training split, across all its shards.",
@@ -54,6 +59,7 @@ balance = dg.define_asset_job(
 
 caption_shards = dg.define_asset_job(
     "caption_shards",
+    executor_def=data_job_executor(),
     selection=dg.AssetSelection.assets(*([SHARD_PREFIX, name] for name in CAPTION_STAGES)),
     description="Measure, caption and describe the regions of one shard; only missing or stale "
     "rows are redone, so this is a shard's recaptioning too.",

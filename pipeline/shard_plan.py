@@ -9,6 +9,7 @@ import dagster as dg
 
 from assets.partitions import DATASETS, SHARDS
 from cosmoalign.shards import SCHEMES, shard_keys, write_shard_plan
+from pipeline.executors import data_job_executor
 from resources import LakeResource, SurveySources
 
 
@@ -46,7 +47,10 @@ def cut_into_shards(
     return keys
 
 
-@dg.job(description="Cut a dataset into shards (HEALPix pixels or id slices) for a backfill.")
+@dg.job(
+    description="Cut a dataset into shards (HEALPix pixels or id slices) for a backfill.",
+    executor_def=data_job_executor(),
+)
 def plan_shards() -> None:
     """One op: plan the shards and register them."""
     cut_into_shards()

@@ -11,8 +11,8 @@ from pydantic import Field
 
 from assets.metadata import counts_table, write_summary_metadata
 from assets.partitions import DATASETS, and_their_shards
-from cosmoalign.classify.zero_shot import DEFAULT_LABELS
-from cosmoalign.search.models import RECIPES
+from cosmoalign.classify.labels import DEFAULT_LABELS, parse_labels
+from cosmoalign.train.config import RECIPES
 from resources import LakeResource
 
 LABELS_TABLE = "labels"
@@ -98,7 +98,6 @@ def labels(
     from cosmoalign.classify.zero_shot import (
         label_probabilities,
         labels_table,
-        parse_labels,
         parse_templates,
     )
     from cosmoalign.models import ModelSpec, build_model

@@ -1,17 +1,3 @@
-"""Zero-shot labels: each image's probability of every label, from prompt-template ensembles."""
-
-from cosmoalign.classify.zero_shot import (
-    DEFAULT_LABELS,
-    label_probabilities,
-    labels_table,
-    parse_labels,
-    parse_templates,
-)
-
-__all__ = [
-    "DEFAULT_LABELS",
-    "label_probabilities",
-    "labels_table",
-    "parse_labels",
-    "parse_templates",
-]
+"""Zero-shot labels: each image's probability of every label, from prompt-template ensembles
+(:mod:`~cosmoalign.classify.zero_shot`); the label set itself (:mod:`~cosmoalign.classify.labels`)
+imports no model code, so the Dagster definitions can name it cheaply."""

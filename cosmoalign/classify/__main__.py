@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cosmoalign.classify.zero_shot import DEFAULT_LABELS
+from cosmoalign.classify.labels import DEFAULT_LABELS, parse_labels
 from cosmoalign.lake import default_lake_root
 from cosmoalign.search.models import DEFAULT_MODEL, DEFAULT_PARTITION
 
@@ -51,7 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     from cosmoalign.classify.zero_shot import (
         label_probabilities,
         labels_table,
-        parse_labels,
         parse_templates,
     )
     from cosmoalign.models import build_model

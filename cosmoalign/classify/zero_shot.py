@@ -13,19 +13,7 @@ from cosmoalign.evaluate.data import PROMPT_TEMPLATES
 from cosmoalign.evaluate.embed import embed_texts
 from cosmoalign.models.spec import ClipBundle
 
-DEFAULT_LABELS = ("elliptical", "spiral", "edge-on disk", "merging")
 PROBABILITY_PREFIX = "p_"
-
-
-def parse_labels(text: str | Sequence[str]) -> list[str]:
-    """Labels from a comma-separated string (or a list), stripped; duplicates are an error."""
-    labels = [part.strip() for part in (text.split(",") if isinstance(text, str) else text)]
-    labels = [label for label in labels if label]
-    if len(labels) < 2:
-        raise ValueError(f"need at least two labels to choose between, got {labels}")
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"labels repeat: {labels}")
-    return labels
 
 
 def parse_templates(templates: Sequence[str] | None) -> list[str]:

@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
     if args.report:
-        from cosmoalign.report import render_report, write_report
+        from cosmoalign.report.page import render_report, write_report
 
         title = f"{evalset.name}: {' vs '.join(models)}"
         write_report(args.report, render_report(results, **extras, title=title))

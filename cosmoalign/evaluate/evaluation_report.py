@@ -24,8 +24,8 @@ from cosmoalign.evaluate.run import compare
 from cosmoalign.lake import Lake
 from cosmoalign.models import ModelSpec, build_model
 from cosmoalign.models.spec import LOCAL_DIR_PREFIX
-from cosmoalign.report import key_numbers_markdown, render_report
-from cosmoalign.report.key_numbers import KEY_COLUMNS
+from cosmoalign.report.key_numbers import KEY_COLUMNS, key_numbers_markdown
+from cosmoalign.report.page import render_report
 
 KEY_NUMBERS_SCHEMA = pa.schema(
     [

@@ -1,6 +1,6 @@
-"""Evaluation reports: a self-contained HTML page and a markdown table of key numbers."""
+"""Evaluation reports: a self-contained HTML page (:mod:`~cosmoalign.report.page`, with the
+plots of :mod:`~cosmoalign.report.plots`) and a markdown table of key numbers
+(:mod:`~cosmoalign.report.key_numbers`).
 
-from cosmoalign.report.key_numbers import key_numbers_markdown
-from cosmoalign.report.page import GalleryQuery, Neighbour, render_report, write_report
-
-__all__ = ["GalleryQuery", "Neighbour", "key_numbers_markdown", "render_report", "write_report"]
+The package imports none of them, so that reading key numbers (the model card, in every training
+process) does not load matplotlib and scikit-learn."""

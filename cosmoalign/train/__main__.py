@@ -6,6 +6,7 @@ import argparse
 import logging
 
 from cosmoalign.train.config import TrainConfig
+from cosmoalign.train.loader_server import start_loader_server
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -14,13 +15,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", required=True, help="a TrainConfig JSON file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    config = TrainConfig.from_json(args.config)
+    if config.loader_workers:
+        start_loader_server()  # imports beside this process's own, below
 
     from accelerate import PartialState
 
     from cosmoalign.pipes_reporter import open_reporter
     from cosmoalign.train.loop import train, use_cpu
 
-    config = TrainConfig.from_json(args.config)
     state = PartialState(cpu=use_cpu())
     with open_reporter(state.is_main_process) as reporter:
         result = train(config, reporter)

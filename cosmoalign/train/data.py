@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import multiprocessing
 import os
 import random
 from collections.abc import Callable, Sequence
@@ -336,20 +335,6 @@ def _selected(table: pa.Table, split: str, with_symbol: bool) -> np.ndarray:
     if with_symbol:
         keep = pc.and_(keep, pc.is_valid(table.column("symbol_key")))
     return np.flatnonzero(pc.fill_null(keep, False).to_numpy()).astype(np.int64)
-
-
-_WORKER_MODULES = ["open_clip", "transformers", "torchvision.transforms"]
-
-
-def loader_context() -> multiprocessing.context.BaseContext:
-    """How loader workers start: from a fork server that has imported this module but never
-    used Lance. Lance is not fork-safe: a worker forked from the training process, which has
-    read the lake, can crash (it did, with a segmentation fault)."""
-    context = multiprocessing.get_context("forkserver")
-    # What a worker needs to unpickle the dataset and collate (transforms, tokenizers) is
-    # imported once in the server, not again in each epoch's fresh worker.
-    context.set_forkserver_preload([__name__, *_WORKER_MODULES])
-    return context
 
 
 def start_epoch(loader: torch.utils.data.DataLoader, epoch: int) -> None:

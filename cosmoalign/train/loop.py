@@ -39,7 +39,6 @@ from cosmoalign.train.config import TrainConfig
 from cosmoalign.train.data import (
     Collate,
     PairsDataset,
-    loader_context,
     start_epoch,
     symbol_images,
 )
@@ -50,6 +49,7 @@ from cosmoalign.train.image_features import (
     feature_key,
     image_side_frozen,
 )
+from cosmoalign.train.loader_server import loader_context
 from cosmoalign.train.objectives import (
     OBJECTIVES,
     ClipObjective,

@@ -2,6 +2,7 @@
 pool sized to the cluster; the local default is untouched."""
 
 import importlib.util
+import sys
 
 import pytest
 
@@ -11,6 +12,7 @@ from dagster_k8s import k8s_job_executor
 
 from pipeline import definitions
 from pipeline.definitions import defs
+from pipeline.executors import DATA_STEPS, MODEL_STEPS
 from resources.gpu_pool import POOL, size_gpu_pool
 from resources.k8s_launcher import K8sAccelerateLauncher
 from resources.launcher import AccelerateLauncher
@@ -18,9 +20,12 @@ from tests.dagster_env import REPO_ROOT, repo_instance
 
 
 def _definitions_module(monkeypatch, **environ):
-    """pipeline/definitions.py executed afresh under ``environ``."""
+    """pipeline/definitions.py executed afresh under ``environ`` (with the job modules it
+    imports, which read it too)."""
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
+    for module in ("pipeline.jobs", "pipeline.schedules", "pipeline.shard_plan"):
+        monkeypatch.delitem(sys.modules, module)
     spec = importlib.util.spec_from_file_location(
         "definitions_under_test", REPO_ROOT / "pipeline" / "definitions.py"
     )
@@ -37,7 +42,7 @@ def test_cluster_mode_runs_steps_as_pods_and_training_in_gpu_pods(monkeypatch):
         COSMOALIGN_GPUS="8",
         COSMOALIGN_NUM_MACHINES="2",
     )
-    for name in ("finetune", "ingest", "recaption"):
+    for name in ("finetune", "ingest", "recaption", "plan_shards"):
         assert module.defs.resolve_job_def(name).executor_def is k8s_job_executor
     launcher = module.RESOURCES["launcher"]
     assert isinstance(launcher, K8sAccelerateLauncher)
@@ -45,12 +50,20 @@ def test_cluster_mode_runs_steps_as_pods_and_training_in_gpu_pods(monkeypatch):
     assert module.RESOURCES["lake"] is module.RESOURCES_PROD["lake"]
 
 
+def _preloaded(job: str) -> list[str]:
+    executor = defs.resolve_job_def(job).executor_def
+    config = executor.apply_config_mapping({}).value["config"]
+    return config["start_method"]["forkserver"]["preload_modules"]
+
+
 def test_the_local_default_keeps_the_multiprocess_executor_and_subprocess_launcher():
-    executor = defs.resolve_job_def("finetune").executor_def
-    assert executor.name == "multiprocess"
-    assert definitions.EXECUTOR is definitions.LOCAL_EXECUTOR
-    config = definitions.LOCAL_EXECUTOR.apply_config_mapping({}).value["config"]
-    assert "pipeline.definitions" in config["start_method"]["forkserver"]["preload_modules"]
+    assert definitions.EXECUTOR is MODEL_STEPS
+    assert defs.resolve_job_def("finetune").executor_def is MODEL_STEPS
+    assert {"pipeline.definitions", "torch", "open_clip"} <= set(_preloaded("finetune"))
+    for data_job in ("ingest", "ingest_shards", "balance", "recaption", "plan_shards"):
+        assert defs.resolve_job_def(data_job).executor_def is DATA_STEPS
+        preloaded = _preloaded(data_job)
+        assert "pipeline.definitions" in preloaded and "torch" not in preloaded
     assert type(definitions.RESOURCES["launcher"]) is AccelerateLauncher
 
 

@@ -19,7 +19,7 @@ from cosmoalign.files import file_sha256
 from cosmoalign.models import ClipBundle, ModelSpec, build_model, export_open_clip
 from cosmoalign.models.export import CHECKPOINT_FILE
 from cosmoalign.models.fingerprint import model_fingerprint
-from cosmoalign.report import render_report
+from cosmoalign.report.page import render_report
 from tests.fixtures.pairs_lake import build_pairs_lake
 from tests.shared_data import GZ_SPIRALS, require
 

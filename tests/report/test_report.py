@@ -14,8 +14,8 @@ from PIL import Image
 from sklearn.decomposition import PCA
 
 from cosmoalign.evaluate import linear_probe, retrieval, similarity_search, zero_shot
-from cosmoalign.report import key_numbers_markdown, render_report, write_report
-from cosmoalign.report.key_numbers import KEY_COLUMNS
+from cosmoalign.report.key_numbers import KEY_COLUMNS, key_numbers_markdown
+from cosmoalign.report.page import render_report, write_report
 from cosmoalign.report.plots import project_2d
 
 CLASS_NAMES = ["spiral", "elliptical", "merger"]

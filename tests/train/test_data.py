@@ -211,7 +211,7 @@ def test_every_epoch_reaugments_through_the_prepared_loader(processes, rank, sto
 
 
 def test_streamed_rows_reach_a_loader_worker_one_batch_per_read(tmp_path):
-    from cosmoalign.train.data import loader_context
+    from cosmoalign.train.loader_server import loader_context
 
     streamed = _augmented_pairs(12, seed=1, lake_root=str(tmp_path))
     assert streamed.rows.indices.tolist() == list(range(0, 24, 2))  # train rows only, by index
