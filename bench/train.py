@@ -263,9 +263,9 @@ def run_child(trainer: str, spec: dict, out: Path) -> None:
     else:
         from cosmoalign.train.config import TrainConfig
         from cosmoalign.train.loop import train
-        from cosmoalign.train.objectives import ClipObjective
+        from cosmoalign.train.recipes import ClipObjective, CosmoClipObjective
 
-        clock.install([ClipObjective], [ClipObjective])
+        clock.install([CosmoClipObjective], [ClipObjective])
         config = TrainConfig(
             "cosmoclip",
             spec["lake"],

@@ -1,4 +1,4 @@
-"""Stage drivers for the data half of the pipeline: source -> raw -> curated.
+"""Stage drivers for the data half of the pipeline: source -> raw -> curated -> balanced.
 
 Each driver streams through the lake in bounded batches and returns what it wrote, so callers
 (the Dagster assets, the benchmarks, a notebook) only choose configuration and report.
@@ -12,8 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
+from cosmoalign.augment import Augmenter
+from cosmoalign.balance import BalanceConfig, BalanceReport, balance_train_split, original_id
 from cosmoalign.curate import (
     CurationConfig,
     CurationReport,
@@ -23,6 +27,7 @@ from cosmoalign.curate import (
 )
 from cosmoalign.lake import Lake, WriteSummary
 from cosmoalign.schema import (
+    BALANCED_TABLE,
     CURATED_TABLE,
     IMAGE_SCHEMA,
     QUARANTINE_SCHEMA,
@@ -30,6 +35,7 @@ from cosmoalign.schema import (
     RAW_SCHEMA,
     RAW_TABLE,
 )
+from cosmoalign.shards import dataset_partitions, read_dataset, write_to_shards
 from cosmoalign.sources.base import Source
 
 _UNSPLIT_TABLE = "_work_curated_unsplit"
@@ -97,3 +103,40 @@ def curate_partition(
             images.write_table(table)
     lake.delete(_UNSPLIT_TABLE, partition)
     return CurationResult(images.summary, quarantine.summary, report)
+
+
+@dataclass(frozen=True)
+class BalanceResult:
+    """The balanced training set of a dataset as written, and the checks on it."""
+
+    summary: WriteSummary
+    table: pa.Table
+    report: BalanceReport
+    shards: int
+    largest_over_smallest: float
+    """Largest over smallest class count after balancing (1.0 with fewer than two classes)."""
+    leaked_ids: list[str]
+    """Held-out (val/test) objects that reached the training set, itself or as a copy."""
+
+
+def balance_dataset(
+    lake: Lake, dataset: str, config: BalanceConfig, augmenter: Augmenter
+) -> BalanceResult:
+    """FLARE-balance the train split of a dataset's curated images (every shard of it, read
+    together), write ``balanced_images`` back to the shards, and check what it wrote."""
+    curated = read_dataset(lake, CURATED_TABLE, dataset)
+    is_train = pc.equal(curated.column("split"), "train")
+    held_out = set(curated.filter(pc.invert(is_train)).column("object_id").to_pylist())
+    balanced, report = balance_train_split(curated.filter(is_train).to_pandas(), augmenter, config)
+    table = pa.Table.from_pandas(balanced, schema=IMAGE_SCHEMA, preserve_index=False)
+    summary = write_to_shards(lake, BALANCED_TABLE, dataset, table, home_table=CURATED_TABLE)
+    after = [n for n in report.counts_after.values() if n > 0]
+    shown = {original_id(object_id) for object_id in table.column("object_id").to_pylist()}
+    return BalanceResult(
+        summary=summary,
+        table=table,
+        report=report,
+        shards=len(dataset_partitions(lake, dataset)),
+        largest_over_smallest=max(after) / min(after) if after else 1.0,
+        leaked_ids=sorted(shown & held_out),
+    )

@@ -1,15 +1,11 @@
 """``balanced_images``: the FLARE-style class-balanced training set."""
 
 import dagster as dg
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from assets.config_defaults import defaults_of
 from assets.metadata import counts_table, sample_grid, write_summary_metadata
 from assets.partitions import DATASETS, and_their_shards
-from cosmoalign.balance import BalanceConfig, original_id
-from cosmoalign.schema import BALANCED_TABLE, CURATED_TABLE, IMAGE_SCHEMA
-from cosmoalign.shards import dataset_partitions, read_dataset, write_to_shards
+from cosmoalign.balance import BalanceConfig
 from resources import LakeResource
 
 _BALANCE = defaults_of(BalanceConfig)
@@ -46,47 +42,29 @@ def balanced_images(
 ) -> dg.MaterializeResult:
     """Balance one dataset's train split."""
     from cosmoalign.augment import generative_unavailable_reason, select_augmenter
-    from cosmoalign.balance import balance_train_split
+    from cosmoalign.ingest import balance_dataset
 
     dataset = context.partition_key
-    store = lake.open()
-    shards = dataset_partitions(store, dataset)
-    if len(shards) > 1:
-        context.log.info(f"{dataset}: balancing {len(shards)} shards together")
-    curated = read_dataset(store, CURATED_TABLE, dataset)
-    train = curated.filter(pc.equal(curated.column("split"), "train"))
-    held_out = set(
-        curated.filter(pc.not_equal(curated.column("split"), "train"))
-        .column("object_id")
-        .to_pylist()
-    )
     if config.generative_model_path:
         reason = generative_unavailable_reason(config.generative_model_path)
         if reason:
             context.log.warning(f"generative augmenter not used: {reason}")
     augmenter = select_augmenter(config.generative_model_path or None)
-    balanced, report = balance_train_split(
-        train.to_pandas(),
-        augmenter,
-        BalanceConfig(
-            target_per_class=config.target_per_class,
-            seed=config.seed,
-            max_upsample_factor=config.max_upsample_factor,
-        ),
+    store = lake.open()
+    balance = BalanceConfig(
+        target_per_class=config.target_per_class,
+        seed=config.seed,
+        max_upsample_factor=config.max_upsample_factor,
     )
-    table = pa.Table.from_pandas(balanced, schema=IMAGE_SCHEMA, preserve_index=False)
-    summary = write_to_shards(store, BALANCED_TABLE, dataset, table, home_table=CURATED_TABLE)
+    result = balance_dataset(store, dataset, balance, augmenter)
+    report = result.report
     context.log.info(
-        f"{dataset}: target {report.target}/class, {report.n_augmented} augmented, "
-        f"{report.n_dropped} dropped, augmenter {report.augmenter}"
+        f"{dataset}: {result.shards} shard(s), target {report.target}/class, "
+        f"{report.n_augmented} augmented, {report.n_dropped} dropped, augmenter {report.augmenter}"
     )
-
-    after = [n for n in report.counts_after.values() if n > 0]
-    imbalance = max(after) / min(after) if after else 1.0
-    leaked = sorted({original_id(i) for i in table.column("object_id").to_pylist()} & held_out)
     return dg.MaterializeResult(
         metadata={
-            **write_summary_metadata(summary),
+            **write_summary_metadata(result.summary),
             "target_per_class": dg.MetadataValue.int(report.target),
             "augmented": dg.MetadataValue.int(report.n_augmented),
             "dropped": dg.MetadataValue.int(report.n_dropped),
@@ -95,19 +73,22 @@ def balanced_images(
             "per_class": counts_table(
                 {"before": report.counts_before, "after": report.counts_after}
             ),
-            **sample_grid(store, table.to_batches(), f"balanced_images/{dataset}"),
+            **sample_grid(store, result.table.to_batches(), f"balanced_images/{dataset}"),
         },
-        data_version=dg.DataVersion(summary.content_hash),
+        data_version=dg.DataVersion(result.summary.content_hash),
         check_results=[
             dg.AssetCheckResult(
                 check_name="class_balance",
-                passed=imbalance <= config.max_imbalance,
-                metadata={"largest_over_smallest": imbalance, "limit": config.max_imbalance},
+                passed=result.largest_over_smallest <= config.max_imbalance,
+                metadata={
+                    "largest_over_smallest": result.largest_over_smallest,
+                    "limit": config.max_imbalance,
+                },
             ),
             dg.AssetCheckResult(
                 check_name="no_eval_leakage",
-                passed=not leaked,
-                metadata={"leaked_ids": dg.MetadataValue.json(leaked[:20])},
+                passed=not result.leaked_ids,
+                metadata={"leaked_ids": dg.MetadataValue.json(result.leaked_ids[:20])},
             ),
         ],
     )

@@ -7,6 +7,7 @@ import io
 import json
 import os
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 
 from cosmoalign.evaluate.data import EvalSet
 from cosmoalign.files import atomic_output
+from cosmoalign.models.batch_norm_folding import folded_image_tower
 from cosmoalign.models.fingerprint import preprocessing, tower_fingerprint
 from cosmoalign.models.spec import ClipBundle
 
@@ -95,7 +97,7 @@ def embed_images(
 ) -> np.ndarray:
     """L2-normalised float32 embeddings (N, E) of encoded images (PNG/JPEG bytes)."""
     device = _prepare(bundle, device)
-    with torch.inference_mode():
+    with torch.inference_mode(), _image_tower_for(bundle, device, images, batch_size):
         return _batched(partial(_encode_images, bundle, device), images, batch_size, bar)
 
 
@@ -117,7 +119,11 @@ def _compute_images(
 ) -> np.ndarray:
     desc = f"embed {evalset.name} images with {bundle.name}"
     encode = partial(_encode_images, bundle, device)
-    with torch.inference_mode(), tqdm(total=len(evalset.images), desc=desc, unit="image") as bar:
+    with (
+        torch.inference_mode(),
+        _image_tower_for(bundle, device, evalset.images, batch_size),
+        tqdm(total=len(evalset.images), desc=desc, unit="image") as bar,
+    ):
         return _batched(encode, evalset.images, batch_size, bar)
 
 
@@ -142,11 +148,24 @@ def _prepare(bundle: ClipBundle, device: str | torch.device | None) -> torch.dev
     return device
 
 
-def _encode_images(bundle: ClipBundle, device: torch.device, batch: list[bytes]) -> torch.Tensor:
+def _image_tower_for(
+    bundle: ClipBundle, device: torch.device, images: Sequence[bytes], batch_size: int
+) -> AbstractContextManager:
+    """The model's image tower with batch norms folded into its convolutions while ``images``
+    are encoded, when they fill a batch (below that, folding costs more than it saves)."""
+    if len(images) < batch_size:
+        return nullcontext()
+    return folded_image_tower(bundle.model, _pixels(bundle, device, images[:1]))
+
+
+def _pixels(bundle: ClipBundle, device: torch.device, batch: Sequence[bytes]) -> torch.Tensor:
     pixels = torch.stack([bundle.preprocess_val(_open_rgb(data)) for data in batch])
     # Channels-last input: convolutions run about 1.7x faster on CPU (offline default, 128 px).
-    pixels = pixels.to(device).contiguous(memory_format=torch.channels_last)
-    return bundle.model.encode_image(pixels)
+    return pixels.to(device).contiguous(memory_format=torch.channels_last)
+
+
+def _encode_images(bundle: ClipBundle, device: torch.device, batch: list[bytes]) -> torch.Tensor:
+    return bundle.model.encode_image(_pixels(bundle, device, batch))
 
 
 def _encode_texts(bundle: ClipBundle, device: torch.device, batch: list[str]) -> torch.Tensor:

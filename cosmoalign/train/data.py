@@ -355,6 +355,8 @@ class Collate:
     with_regions: bool
     trim_text: bool = False
     """Cut captions to the batch's real length (see :func:`trim_padding`)."""
+    with_texts: bool = True
+    """Tokenize captions and region texts (a pass over images alone needs neither)."""
 
     def tokens(self, texts: list[str]) -> torch.Tensor:
         """Token ids of ``texts``, trimmed when the text tower allows it."""
@@ -362,10 +364,9 @@ class Collate:
         return trim_padding(tokens) if self.trim_text else tokens
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
-        batch = {
-            "texts": self.tokens([item["caption"] for item in items]),
-            "labels": torch.tensor([item["label"] for item in items], dtype=torch.long),
-        }
+        batch = {"labels": torch.tensor([item["label"] for item in items], dtype=torch.long)}
+        if self.with_texts:
+            batch["texts"] = self.tokens([item["caption"] for item in items])
         features = "image_feature" in items[0]
         if features:
             batch["image_features"] = torch.stack([item["image_feature"] for item in items])
@@ -380,8 +381,10 @@ class Collate:
                 owners = [i for i, item in enumerate(items) for _ in item["boxes"]]
                 batch["region_boxes"] = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
                 batch["region_owner"] = torch.tensor(owners, dtype=torch.long)
-            batch["region_texts"] = self.tokens(texts or [""])[: len(texts)]
-            batch["region_groups"] = torch.tensor([text_group(t) for t in texts], dtype=torch.long)
+            if self.with_texts:
+                batch["region_texts"] = self.tokens(texts or [""])[: len(texts)]
+                groups = [text_group(t) for t in texts]
+                batch["region_groups"] = torch.tensor(groups, dtype=torch.long)
         return batch
 
 

@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from tqdm.auto import tqdm
 
 from cosmoalign.losses import pool_regions
 from cosmoalign.models import has_token_grid, image_embedding_and_grid
+from cosmoalign.models.batch_norm_folding import folded_image_tower
 from cosmoalign.models.fingerprint import preprocessing, tower_fingerprint
 from cosmoalign.models.spec import ClipBundle
 
@@ -137,9 +139,12 @@ def compute_epoch_features(
     started, modes = time.perf_counter(), [(m, m.training) for m in clip.modules()]
     clip.eval()  # frozen: batch norms keep their statistics, no dropout (image_side_frozen)
     bar = tqdm(total=len(rows), desc=f"image features, epoch {epoch}", unit="row")
-    with torch.inference_mode(), bar:
-        for batch in loader:
-            image, region = _encode(clip, batch)
+    batches = iter(loader)
+    first = next(batches)
+    example = _pixels(clip, first)[:1]
+    with torch.inference_mode(), bar, folded_image_tower(clip, example) as folded:
+        for batch in chain([first], batches):
+            image, region = _encode(folded, batch)
             images.append(image)
             regions.append(region)
             counts.append(torch.bincount(batch["region_owner"], minlength=len(image)))
@@ -159,9 +164,13 @@ def compute_epoch_features(
     )
 
 
-def _encode(clip: nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+def _pixels(clip: nn.Module, batch: dict) -> torch.Tensor:
     device = next(clip.parameters()).device
-    pixels = batch["images"].to(device).contiguous(memory_format=torch.channels_last)
-    image, grid = image_embedding_and_grid(clip, pixels)
+    return batch["images"].to(device).contiguous(memory_format=torch.channels_last)
+
+
+def _encode(clip: nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    image, grid = image_embedding_and_grid(clip, _pixels(clip, batch))
+    device = next(clip.parameters()).device
     boxes, owner = batch["region_boxes"].to(device), batch["region_owner"].to(device)
     return image.float().cpu(), pool_regions(grid, boxes, owner).float().cpu()

@@ -12,6 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from copy import copy
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -50,7 +51,7 @@ from cosmoalign.train.image_features import (
     image_side_frozen,
 )
 from cosmoalign.train.loader_server import loader_context
-from cosmoalign.train.objectives import (
+from cosmoalign.train.recipes import (
     OBJECTIVES,
     ClipObjective,
     build_objective,
@@ -118,7 +119,10 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     _lock_towers(clip, config)
 
     dataset, symbols = _training_data(config, bundle, recipe.needs_symbols)
-    features = _image_features(config, bundle, clip, reporter)
+    # The feature pass covers the whole train split: the training rows themselves, unless the
+    # recipe trains on a subset (read apart; the copy keeps its pixels when training gets features).
+    split = _pairs(config, bundle, with_symbol=False) if recipe.needs_symbols else copy(dataset)
+    features = _image_features(config, bundle, clip, reporter, split)
     if features is not None:
         dataset.use_image_features(features[0])
     objective = build_objective(
@@ -271,14 +275,13 @@ def _pairs(config: TrainConfig, bundle, with_symbol: bool) -> PairsDataset:
 
 
 def _image_features(
-    config: TrainConfig, bundle, clip: torch.nn.Module, reporter: Reporter
+    config: TrainConfig, bundle, clip: torch.nn.Module, reporter: Reporter, rows: PairsDataset
 ) -> tuple[ImageFeatureStore, Callable[[int], EpochFeatures]] | None:
     """Where this run's stored image features live and how to compute an epoch's, when the
     image side is frozen whole; None when it trains (or the config turns storing off). The
-    features cover the whole train split, so every recipe of the dataset shares them."""
+    features cover the whole train split (``rows``), so every recipe of the dataset shares them."""
     if not (config.cache_image_features and image_side_frozen(clip)):
         return None
-    rows = _pairs(config, bundle, with_symbol=False)
     folder = Path(config.image_feature_dir or Path(config.run_dir) / "image_features")
     store = ImageFeatureStore(folder / feature_key(bundle, rows.identity("train")))
     loader = torch.utils.data.DataLoader(
@@ -286,7 +289,7 @@ def _image_features(
         batch_size=2 * config.batch_size,
         num_workers=config.loader_workers,
         multiprocessing_context=loader_context() if config.loader_workers else None,
-        collate_fn=Collate(bundle.tokenizer, with_regions=True),
+        collate_fn=Collate(bundle.tokenizer, with_regions=True, with_texts=False),
     )
     return store, partial(compute_epoch_features, clip, loader, log=reporter.info)
 

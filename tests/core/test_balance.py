@@ -136,3 +136,23 @@ def test_only_augmented_images_are_decoded(
 def test_missing_columns_are_named(images: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="provenance"):
         balance_train_split(images.drop(columns=["provenance"]))
+
+
+def test_balance_dataset_writes_the_lake_table_and_reports_a_held_out_object_in_train(
+    images: pd.DataFrame, tmp_path
+) -> None:
+    import pyarrow as pa
+
+    from cosmoalign.ingest import balance_dataset
+    from cosmoalign.lake import Lake
+    from cosmoalign.schema import BALANCED_TABLE, CURATED_TABLE, IMAGE_SCHEMA
+
+    lake = Lake(str(tmp_path))
+    leaking = pd.concat([images, pd.DataFrame([_row("t0", "train", 2, "comet")])])
+    lake.write_table(
+        CURATED_TABLE, "d", pa.Table.from_pandas(leaking, IMAGE_SCHEMA, preserve_index=False)
+    )
+    result = balance_dataset(lake, "d", BalanceConfig(), SkyAugmenter())
+    assert result.leaked_ids == ["t0"]  # in test, and (or a copy of it) in train
+    assert result.largest_over_smallest == 1.0 and result.shards == 1
+    assert lake.count_rows(BALANCED_TABLE, "d") == result.table.num_rows == result.summary.rows

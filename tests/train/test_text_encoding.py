@@ -64,12 +64,12 @@ def locked(request):
     """A fresh model's objective with both trunks locked the way the loop locks them (LiT)."""
     from cosmoalign.train.config import TrainConfig
     from cosmoalign.train.loop import _lock_towers
-    from cosmoalign.train.objectives import ClipObjective
+    from cosmoalign.train.recipes import CosmoClipObjective
 
     bundle = build_model(ModelSpec(request.param))
     config = TrainConfig("cosmoclip", "lake", "p", "run", lock_text=True, lock_image=True)
     _lock_towers(bundle.model, config)
-    return bundle, ClipObjective(bundle.model).train()
+    return bundle, CosmoClipObjective(bundle.model).train()
 
 
 def test_locked_text_features_equal_the_tower_and_train_the_projection(locked):
@@ -96,6 +96,6 @@ def test_locked_text_features_are_reused_whatever_the_padding(locked, monkeypatc
 
 
 def test_a_training_text_trunk_gets_no_cache():
-    from cosmoalign.train.objectives import ClipObjective
+    from cosmoalign.train.recipes import CosmoClipObjective
 
-    assert ClipObjective(build_model(ModelSpec("tiny")).model).train().text_features is None
+    assert CosmoClipObjective(build_model(ModelSpec("tiny")).model).train().text_features is None
