@@ -19,6 +19,8 @@ distinct caption and only the projection runs each step.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
 from open_clip.hf_model import HFTextEncoder, MeanPooler
@@ -69,24 +71,31 @@ class LockedTextFeatures:
     per distinct caption (short captions and region phrases recur across steps and epochs).
 
     Exact as long as the trunk does not change: its parameters frozen and it in eval mode
-    (dropout off), which :func:`text_trunk_locked` checks at construction.
+    (dropout off), which :func:`text_trunk_locked` checks at construction. At most
+    ``max_captions`` are kept, the least recently used leaving first (200k x 384 float32 is
+    about 300 MB).
     """
 
-    def __init__(self, clip: nn.Module, pad_id: int) -> None:
+    def __init__(self, clip: nn.Module, pad_id: int, max_captions: int = 200_000) -> None:
         self.clip = clip
         self.pad_id = pad_id
-        self.features: dict[bytes, Tensor] = {}
+        self.max_captions = max_captions
+        self.features: OrderedDict[bytes, Tensor] = OrderedDict()
 
     def __call__(self, tokens: Tensor) -> Tensor:
         keys = [self._key(row) for row in tokens]
         missing = [i for i, key in enumerate(keys) if key not in self.features]
+        pooled = [self.features.get(key) for key in keys]
         if missing:
             with torch.no_grad():
                 fresh = text_trunk_features(self.clip, tokens[missing])
             for i, row in zip(missing, fresh, strict=True):
-                self.features[keys[i]] = row
-        pooled = torch.stack([self.features[key] for key in keys])
-        return F.normalize(project_text(self.clip, pooled), dim=-1)
+                pooled[i] = self.features[keys[i]] = row
+        for key in keys:
+            self.features.move_to_end(key)
+        while len(self.features) > self.max_captions:
+            self.features.popitem(last=False)
+        return F.normalize(project_text(self.clip, torch.stack(pooled)), dim=-1)
 
     def _key(self, row: Tensor) -> bytes:
         """The caption's real tokens (padding trails), whatever the batch's padded length."""

@@ -95,6 +95,18 @@ def test_locked_text_features_are_reused_whatever_the_padding(locked, monkeypatc
     torch.testing.assert_close(first, again)
 
 
+def test_the_caption_cache_keeps_the_most_recently_used(locked):
+    bundle, objective = locked
+    cache = objective.text_features
+    cache.max_captions = 2
+    tokens = trim_padding(bundle.tokenizer(CAPTIONS))
+    objective.encode_text(tokens[:1])
+    objective.encode_text(tokens[1:])  # three captions seen: the first leaves
+    assert list(cache.features) == [cache._key(row) for row in tokens[1:]]
+    expected = encode_text(bundle.model, tokens)
+    torch.testing.assert_close(objective.encode_text(tokens), expected, atol=2e-6, rtol=1e-5)
+
+
 def test_a_training_text_trunk_gets_no_cache():
     from cosmoalign.train.recipes import CosmoClipObjective
 
