@@ -15,7 +15,9 @@ from cosmoalign.train.checkpoints import newest_complete
 from cosmoalign.train.config import TrainConfig
 from tests.fixtures.pairs_lake import build_pairs_lake
 
-TINY = {"arch": "tiny", "warmup_steps": 1, "lr": 1e-3, "log_every": 1}
+# Samples are made in the training process (no loader worker and its fork server to start)
+# unless a test is about the worker path.
+TINY = {"arch": "tiny", "warmup_steps": 1, "lr": 1e-3, "log_every": 1, "loader_workers": 0}
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,7 @@ def _metrics(run_dir: Path) -> list[dict]:
 def test_every_recipe_trains_and_exports(lake_root, tmp_path, recipe):
     import open_clip
 
-    config = _config(lake_root, tmp_path, recipe, max_steps=4, batch_size=8)
+    config = _config(lake_root, tmp_path, recipe, max_steps=4, batch_size=8, loader_workers=1)
     _run(_python(config))
     metrics = _metrics(tmp_path)
     assert [row["step"] for row in metrics] == [1, 2, 3, 4]
@@ -96,7 +98,7 @@ def test_two_process_ddp_augments_each_epoch_anew(lake_root, tmp_path, monkeypat
     """Accelerate's ``set_epoch`` does not reach the dataset under DDP; the loop must. (Samples
     are made in the training processes, where the probe's patch is: loader workers start from a
     fork server that never imported it.)"""
-    config = _config(lake_root, tmp_path, epochs=2, batch_size=4, loader_workers=0)
+    config = _config(lake_root, tmp_path, epochs=2, batch_size=4)
     command = _accelerate(config, processes=2)
     command[command.index("cosmoalign.train")] = "tests.train.epoch_probe"
     monkeypatch.setenv("EPOCH_PROBE_DIR", str(tmp_path))
