@@ -42,15 +42,20 @@ def _latest(instance, asset: str):
 
 
 @pytest.mark.slow
+def _evaluate(schedule, instance: dg.DagsterInstance):
+    """The schedule's requests on Monday. The context is closed after: the instance it opens
+    from the ref would otherwise stay Dagster's current one after it is gone."""
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=MONDAY) as context:
+        return schedule(context)
+
+
 def test_schedule_requests_one_run_per_captioned_dataset_and_recaption_reuses_current_rows(
     tmp_path, monkeypatch
 ):
     lake_root = str(tmp_path / "lake")
     monkeypatch.setenv("COSMOALIGN_HOME", lake_root)  # the job's default lake resource
     with repo_instance(tmp_path / "dagster") as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=MONDAY)
-        skipped = weekly_recaption(context)
-        assert isinstance(skipped, dg.SkipReason)
+        assert isinstance(_evaluate(weekly_recaption, instance), dg.SkipReason)
 
         first = _materialize_all(instance, lake_root)
         assert first.success
@@ -61,9 +66,7 @@ def test_schedule_requests_one_run_per_captioned_dataset_and_recaption_reuses_cu
         symbol_rows = _latest(instance, "symbols").metadata["dagster/row_count"].value
         assert symbol_rows == 10
 
-        requests = weekly_recaption(
-            dg.build_schedule_context(instance=instance, scheduled_execution_time=MONDAY)
-        )
+        requests = _evaluate(weekly_recaption, instance)
         assert [(r.partition_key, r.run_key, r.job_name) for r in requests] == [
             ("embedded", "recaption-embedded-2026-W48", None)
         ]

@@ -160,8 +160,11 @@ def test_each_shard_is_captioned_and_recaptioned_alone_and_pairs_join_every_shar
         for partition in partitions:
             assert _materialize(instance, lake_root, folder, captioning, partition).success
 
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=MONDAY)
-        requests = weekly_recaption_shards(context)
+        # closed after: the instance it opens would stay Dagster's current one once gone
+        with dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=MONDAY
+        ) as context:
+            requests = weekly_recaption_shards(context)
         assert sorted(r.partition_key for r in requests) == sorted(partitions)
         again = _materialize(instance, lake_root, folder, captioning, partitions[3])
         [measured] = [
