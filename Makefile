@@ -28,8 +28,9 @@ $(STAMP): pyproject.toml deploy/constraints.txt
 demo: $(STAMP)
 	$(ENV) $(BIN)/dagster job execute -j finetune
 
+# Two workers: most tests wait on subprocesses, so one core alone sits idle half the time.
 test: $(STAMP)
-	$(ENV) $(BIN)/python -m pytest -q
+	$(ENV) $(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 ui: $(STAMP)
 	env -u DAGSTER_MODULE_NAME $(ENV) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -22,6 +22,24 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("COSMOALIGN_REAL_EVAL", "")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test``: ``-n 2 --dist loadgroup``), tests that share one of our
+    session fixtures run in one worker, which builds it once, and a file's tests stay together
+    (their module fixtures too)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        shared = [
+            fixture.baseid
+            for fixtures in item._fixtureinfo.name2fixturedefs.values()
+            for fixture in fixtures
+            if fixture.scope == "session" and fixture.baseid.startswith("tests")
+        ]
+        group = min(shared, key=len) if shared else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture
 def loopback() -> Iterator[LoopbackServer]:
     """A running loopback HTTP server with no routes; tests add them."""

@@ -55,6 +55,8 @@ class FinetuneConfig(dg.Config):
     wise_ft_alpha: float = _default("wise_ft_alpha")
     augment: bool = _default("augment")
     cache_image_features: bool = _default("cache_image_features")
+    loader_workers: int = _default("loader_workers")
+    """Processes decoding and augmenting images beside training (0: in the training process)."""
     checkpoint_every: int = _default("checkpoint_every")
     seed: int = _default("seed")
     galaxalign_stage2_fraction: float = _default("galaxalign_stage2_fraction")

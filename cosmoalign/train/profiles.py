@@ -1,6 +1,7 @@
 """Named default sets for training: ``demo`` (the offline default on a 2-core CPU: the defaults
 of :class:`cosmoalign.train.TrainConfig` as they are) and ``smoke`` (a tiny random model,
-seconds; for tests). A profile names only what it changes. ``COSMOALIGN_PROFILE`` picks one."""
+seconds; for tests: four steps, samples made in the training process, no loader worker to
+start). A profile names only what it changes. ``COSMOALIGN_PROFILE`` picks one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import os
 
 PROFILES: dict[str, dict] = {
     "demo": {},
-    "smoke": {"arch": "tiny", "epochs": 1, "batch_size": 16, "lr": 1e-3, "max_steps": 4},
+    "smoke": {
+        "arch": "tiny",
+        "epochs": 1,
+        "batch_size": 16,
+        "lr": 1e-3,
+        "max_steps": 4,
+        "loader_workers": 0,
+    },
 }
 
 
