@@ -11,7 +11,7 @@ from pydantic import Field
 
 from assets.metadata import counts_table, write_summary_metadata
 from assets.partitions import DATASETS, and_their_shards
-from cosmoalign.classify.labels import DEFAULT_LABELS, parse_labels
+from cosmoalign.classify.label_choices import DEFAULT_LABELS, parse_labels
 from cosmoalign.train.config import RECIPES
 from resources import LakeResource
 

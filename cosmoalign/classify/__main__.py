@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cosmoalign.classify.labels import DEFAULT_LABELS, parse_labels
+from cosmoalign.classify.label_choices import DEFAULT_LABELS, parse_labels
 from cosmoalign.lake import default_lake_root
 from cosmoalign.search.models import DEFAULT_MODEL, DEFAULT_PARTITION
 
