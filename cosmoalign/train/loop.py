@@ -119,10 +119,7 @@ def train(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     _lock_towers(clip, config)
 
     dataset, symbols = _training_data(config, bundle, recipe.needs_symbols)
-    # The feature pass covers the whole train split: the training rows themselves, unless the
-    # recipe trains on a subset (read apart; the copy keeps its pixels when training gets features).
-    split = _pairs(config, bundle, with_symbol=False) if recipe.needs_symbols else copy(dataset)
-    features = _image_features(config, bundle, clip, reporter, split)
+    features = _image_features(config, bundle, clip, reporter, dataset, recipe.needs_symbols)
     if features is not None:
         dataset.use_image_features(features[0])
     objective = build_objective(
@@ -275,13 +272,22 @@ def _pairs(config: TrainConfig, bundle, with_symbol: bool) -> PairsDataset:
 
 
 def _image_features(
-    config: TrainConfig, bundle, clip: torch.nn.Module, reporter: Reporter, rows: PairsDataset
+    config: TrainConfig,
+    bundle,
+    clip: torch.nn.Module,
+    reporter: Reporter,
+    training_rows: PairsDataset,
+    subset: bool,
 ) -> tuple[ImageFeatureStore, Callable[[int], EpochFeatures]] | None:
     """Where this run's stored image features live and how to compute an epoch's, when the
-    image side is frozen whole; None when it trains (or the config turns storing off). The
-    features cover the whole train split (``rows``), so every recipe of the dataset shares them."""
+    image side is frozen whole; None when it trains (or the config turns storing off).
+
+    The features cover the whole train split, so every recipe of the dataset shares them: the
+    ``training_rows`` themselves (a copy, which keeps its pixels when training switches to
+    features), or the split read apart when they are a ``subset`` of it."""
     if not (config.cache_image_features and image_side_frozen(clip)):
         return None
+    rows = _pairs(config, bundle, with_symbol=False) if subset else copy(training_rows)
     folder = Path(config.image_feature_dir or Path(config.run_dir) / "image_features")
     store = ImageFeatureStore(folder / feature_key(bundle, rows.identity("train")))
     loader = torch.utils.data.DataLoader(

@@ -35,7 +35,7 @@ def _setup(lake_root: str, run_dir, recipe: str = "cosmoclip", **overrides):
 def _features(config: TrainConfig, bundle):
     """The run's feature store and epoch computation, over the whole train split."""
     split = _pairs(config, bundle, with_symbol=False)
-    return _image_features(config, bundle, bundle.model, LogReporter(), split)
+    return _image_features(config, bundle, bundle.model, LogReporter(), split, subset=False)
 
 
 def _batch(dataset, bundle, positions, with_regions: bool) -> dict:
