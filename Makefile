@@ -30,7 +30,7 @@ demo: $(STAMP)
 
 # Two workers: most tests wait on subprocesses, so one core alone sits idle half the time.
 test: $(STAMP)
-	$(ENV) $(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(ENV) $(BIN)/python -m pytest -q -n 2
 
 ui: $(STAMP)
 	env -u DAGSTER_MODULE_NAME $(ENV) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

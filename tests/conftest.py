@@ -22,22 +22,29 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("COSMOALIGN_REAL_EVAL", "")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test``: ``-n 2 --dist loadgroup``), tests that share one of our
-    session fixtures run in one worker, which builds it once, and a file's tests stay together
-    (their module fixtures too)."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        shared = [
-            fixture.baseid
-            for fixtures in item._fixtureinfo.name2fixturedefs.values()
-            for fixture in fixtures
-            if fixture.scope == "session" and fixture.baseid.startswith("tests")
-        ]
-        group = min(shared, key=len) if shared else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+# Files whose tests share an expensive session fixture: each group runs in one xdist worker,
+# which builds the fixture once (``small_graph``: the materialized graph; ``tests/search``: its
+# galaxies and their embeddings). Any other file is a unit of its own (its module fixtures too).
+SHARED_SESSION_FIXTURES = (
+    ("tests/assets/", "small_graph"),
+    ("tests/pipeline/test_webserver", "small_graph"),
+    ("tests/search/", "search"),
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``make test`` runs two pytest-xdist workers (``-n 2``): tests are handed out by file, and
+    by :data:`SHARED_SESSION_FIXTURES` group. (xdist's own ``loadgroup`` marks do not reach its
+    scheduler under pytest 9.2, which no longer reads the node id it rewrites.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            groups = (group for prefix, group in SHARED_SESSION_FIXTURES if path.startswith(prefix))
+            return next(groups, path)
+
+    return SharedFixtureScheduling(config, log)
 
 
 @pytest.fixture
