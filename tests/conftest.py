@@ -32,11 +32,22 @@ SHARED_SESSION_FIXTURES = (
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests (end-to-end runs of the job or of subprocesses) first, in a stable order: the
+    workers start on the long ones and finish on short ones instead of one waiting for the other."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """``make test`` runs two pytest-xdist workers (``-n 2``): tests are handed out by file, and
-    by :data:`SHARED_SESSION_FIXTURES` group. (xdist's own ``loadgroup`` marks do not reach its
-    scheduler under pytest 9.2, which no longer reads the node id it rewrites.)"""
+    by :data:`SHARED_SESSION_FIXTURES` group, in collection order. (xdist's own ``loadgroup``
+    marks do not reach its scheduler under pytest 9.2, which no longer reads the node id it
+    rewrites.)"""
     from xdist.scheduler import LoadScopeScheduling
+
+    # Hand units out in collection order (slow tests first, see above), not by test count, which
+    # put the single-test end-to-end files last.
+    config.option.loadscopereorder = False
 
     class SharedFixtureScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
