@@ -6,7 +6,8 @@ models (``finetune``, ``train``) preload torch and open_clip (about 10 s of impo
 paid once instead of in each evaluation or search step); data jobs (ingest, balancing, captions)
 never touch a model and skip them. Lance is never preloaded: it is not fork-safe once its
 runtime has started. On a cluster (``k8s``) every step is a pod of its own and the code
-location's ``k8s_job_executor`` applies to every job.
+location's ``k8s_job_executor`` applies to every job. Locally, steps of the ``gpu`` pool also
+take their turns within a run by tag (:mod:`resources.accelerator_pool`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+
+from resources.accelerator_pool import ONE_AT_A_TIME
 
 DATA_MODULES = ["pipeline.definitions", "pyarrow.parquet", "pandas", "PIL.Image", "astropy.io.fits"]
 MODEL_MODULES = ["torch", "torchvision", "open_clip"]
@@ -26,7 +29,11 @@ def on_cluster() -> bool:
 
 def _forkserver_executor(name: str, preload: list[str]) -> dg.ExecutorDefinition:
     return dg.multiprocess_executor.configured(
-        {"start_method": {"forkserver": {"preload_modules": preload}}}, name=name
+        {
+            "start_method": {"forkserver": {"preload_modules": preload}},
+            "tag_concurrency_limits": ONE_AT_A_TIME,
+        },
+        name=name,
     )
 
 

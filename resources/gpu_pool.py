@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from resources.accelerator_pool import POOL
 from resources.k8s_launcher import K8sAccelerateLauncher, launcher_from_env
-
-POOL = "gpu"
 
 
 def size_gpu_pool(instance: dg.DagsterInstance, launcher: K8sAccelerateLauncher) -> int:

@@ -18,6 +18,7 @@ from pydantic import Field
 from assets.partitions import DATASETS
 from cosmoalign.train.config import RECIPES
 from resources import LakeResource
+from resources.accelerator_pool import IN_POOL
 
 
 class EvaluationConfig(dg.Config):
@@ -46,7 +47,7 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
         deps=[f"{recipe}_model", "training_pairs"],
         # Embedding is accelerator work: on a CPU-only machine, an evaluation beside the next
         # recipe's training would split the cores between two torch thread pools.
-        pool="gpu",
+        **IN_POOL,
         description=f"The {recipe} model vs its base: zero-shot, retrieval, similarity search "
         "and linear probe, in and out of domain and on real SDSS galaxies (when present), with "
         "an HTML report.",

@@ -14,6 +14,7 @@ from assets.partitions import DATASETS, and_their_shards
 from cosmoalign.classify.label_choices import DEFAULT_LABELS, parse_labels
 from cosmoalign.train.config import RECIPES
 from resources import LakeResource
+from resources.accelerator_pool import IN_POOL
 
 LABELS_TABLE = "labels"
 
@@ -43,7 +44,7 @@ class LabelsConfig(dg.Config):
     deps=[*and_their_shards("curated_images"), *(f"{recipe}_model" for recipe in RECIPES)],
     # Accelerator work like training and evaluation: beside an evaluation on a CPU-only machine,
     # two torch thread pools would split the cores and both run slower than in turn.
-    pool="gpu",
+    **IN_POOL,
     description="Image embeddings of every curated image under a model asset (default "
     "cosmoclip), as a Lance dataset with an IVF-PQ vector index for similarity and text search.",
 )

@@ -19,6 +19,7 @@ from assets.partitions import DATASETS
 from cosmoalign.train.config import TrainConfig
 from cosmoalign.train.profiles import active_profile
 from resources import AccelerateLauncher, LakeResource
+from resources.accelerator_pool import IN_POOL
 
 _PROFILE = active_profile()
 _TRAIN_DEFAULTS = defaults_of(TrainConfig)
@@ -72,7 +73,7 @@ def build_model_asset(recipe: str) -> dg.AssetsDefinition:
         group_name="models",
         kinds={"pytorch", "safetensors"},
         code_version="1",
-        pool="gpu",
+        **IN_POOL,
         deps=["training_pairs"],
         description=f"CLIP fine-tuned with the {recipe} recipe on one dataset's training pairs: "
         "safetensors weights and an open_clip config, loadable by plain open_clip.",

@@ -65,13 +65,6 @@ def test_lineage_runs_raw_to_curated_to_balanced():
         assert parents[f"{recipe}_model"] == {"training_pairs"}
 
 
-def test_model_assets_sit_in_the_gpu_pool():
-    graph = defs.resolve_asset_graph()
-    for recipe in ("cosmoclip", "galaxalign", "grain"):
-        node = graph.get(dg.AssetKey(f"{recipe}_model"))
-        assert node.pools == {"gpu"}
-
-
 def test_recaption_job_and_its_weekly_schedule():
     job = defs.resolve_job_def("recaption")
     keys = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
