@@ -27,16 +27,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import fsspec
 import pyarrow as pa
 
+if TYPE_CHECKING:
+    from lance.dataset import LanceDataset, Transaction
+
 # Lance warns on stderr for every data file written before a dataset's first commit; its
-# logger reads this once, when the module loads.
+# logger reads this once, when the module loads. It loads where the lake is first read or
+# written, not with this module: a process that only names the lake (a model step forking its
+# training, resources/warm_launch.py) must not have loaded Lance, which is not fork-safe.
 os.environ.setdefault("LANCE_LOG", "error")
-import lance
-from lance.commit import CommitConflictError
-from lance.dataset import LanceDataset, LanceOperation, Transaction
 
 HASH_PROPERTY = "cosmoalign.content_hash"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=-]*$")
@@ -115,6 +118,8 @@ class Lake:
 
     def dataset(self, table: str, partition: str, version: int | None = None) -> LanceDataset:
         """The partition's Lance dataset at ``version`` (default: the newest committed one)."""
+        import lance
+
         uri = self.path(table, partition)
         try:
             return lance.dataset(uri, version=version, storage_options=self.storage_options)
@@ -252,6 +257,8 @@ class Lake:
 
     def delete(self, table: str, partition: str) -> None:
         """Remove a partition with all its versions, and its table's folder once empty."""
+        from lance.dataset import LanceDataset
+
         LanceDataset.drop(self.path(table, partition), self.storage_options, ignore_not_found=True)
         if "://" not in self.root:
             folder = posixpath.join(self.root, table)
@@ -259,6 +266,8 @@ class Lake:
                 self.fs.rmdir(folder)
 
     def _commit(self, uri: str, transaction: Transaction) -> LanceDataset:
+        from lance.dataset import LanceDataset
+
         return LanceDataset.commit(uri, transaction, storage_options=self.storage_options or None)
 
 
@@ -328,6 +337,8 @@ class PartitionWriter:
     def _flush(self) -> None:
         if not self._pending:
             return
+        import lance.fragment
+
         self._fragments += lance.fragment.write_fragments(
             # one fragment per flush (Lance starts a file per input chunk)
             pa.Table.from_batches(self._pending, schema=self.schema).combine_chunks(),
@@ -366,6 +377,9 @@ class PartitionWriter:
     def _commit_overwrite(self, properties: dict[str, str]) -> LanceDataset:
         """Commit the written fragments as the partition's whole content, on top of whatever
         version is newest (replacements commit in order; the last one wins)."""
+        from lance.commit import CommitConflictError
+        from lance.dataset import LanceOperation, Transaction
+
         operation = LanceOperation.Overwrite(self.schema, self._fragments)
         for _ in range(_COMMIT_ATTEMPTS):
             try:
@@ -386,6 +400,8 @@ class PartitionWriter:
     def _commit_merge(self, merge: _MergeState, properties: dict[str, str]) -> LanceDataset:
         """Upsert the changed rows and delete the rows not written, in one commit on top of
         the version the writer read; fail if another writer committed since."""
+        from lance.commit import CommitConflictError
+
         removed = merge.removed()
         if not merge.changed and not removed:
             return merge.dataset  # nothing changed: no new version

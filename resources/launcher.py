@@ -1,6 +1,7 @@
-"""The launcher: runs GPU work (training, GPU captioning) as ``accelerate launch`` subprocesses.
+"""The launcher: runs GPU work (training, GPU captioning) under ``accelerate launch``; one process
+is forked from the step when that is safe (:mod:`resources.warm_launch`), more are subprocesses.
 
-The subprocess talks back through dagster-pipes (logs, the materialization); only its main
+The process talks back through dagster-pipes (logs, the materialization); only its main
 process opens pipes. The same command scales from one CPU to N GPUs with ``num_processes``; on a
 cluster :class:`resources.k8s_launcher.K8sAccelerateLauncher` runs the same module in pods, with
 the command line built by :func:`accelerate_command` here.
@@ -9,14 +10,21 @@ the command line built by :func:`accelerate_command` here.
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 
 import dagster as dg
+from dagster._core.errors import DagsterExecutionInterruptedError, DagsterPipesExecutionError
 from pydantic import Field
 
+from resources.warm_launch import WarmLaunch, can_fork_warm
+
 LOCAL_LAUNCH = (sys.executable, "-m", "accelerate.commands.launch")
+TERMINATION_SECONDS = 60
+"""How long an interrupted launch gets to stop after SIGINT."""
 
 
 def accelerate_command(
@@ -88,14 +96,42 @@ class AccelerateLauncher(dg.ConfigurableResource):
         num_processes: int | None = None,
         env: Mapping[str, str] | None = None,
     ) -> dg.MaterializeResult:
-        """Launch, stream the subprocess's pipes messages into the run, return its result.
+        """Launch, stream the process's pipes messages into the run, return its result.
 
-        ``env`` (e.g. the lake's credentials) is added to the subprocess's environment and
-        never logged."""
+        One process starts in a fork of this one when that is safe (:mod:`resources.warm_launch`:
+        no second import of torch and open_clip), else as an ``accelerate launch`` subprocess.
+        ``env`` (e.g. the lake's credentials) is added to its environment and never logged."""
         command = self.command(module, args, num_processes)
-        context.log.info(f"launching: {' '.join(command)}")
-        client = dg.PipesSubprocessClient(env={**(env or {}), "PYTHONUNBUFFERED": "1"})
-        return client.run(command=command, context=context).get_materialize_result()
+        warm = (num_processes or self.num_processes) == 1 and can_fork_warm()
+        context.log.info(f"launching{' (forked, warm)' if warm else ''}: {' '.join(command)}")
+        with dg.open_pipes_session(
+            context=context,
+            context_injector=dg.PipesTempFileContextInjector(),
+            message_reader=dg.PipesTempFileMessageReader(),
+        ) as session:
+            environment = {
+                **os.environ,
+                **(env or {}),
+                "PYTHONUNBUFFERED": "1",
+                **session.get_bootstrap_env_vars(),
+            }
+            launch_args = command[len(LOCAL_LAUNCH) :]
+            process = (
+                WarmLaunch(launch_args, environment)
+                if warm
+                else subprocess.Popen(command, env=environment)
+            )
+            try:
+                if process.wait() != 0:
+                    raise DagsterPipesExecutionError(
+                        f"{module} failed with exit code {process.returncode}"
+                    )
+            except DagsterExecutionInterruptedError:
+                context.log.info(f"interrupted: stopping {module}")
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=TERMINATION_SECONDS)
+                raise
+        return dg.PipesClientCompletedInvocation(session).get_materialize_result()
 
 
 def _free_port() -> int:

@@ -1,23 +1,77 @@
-"""``accelerate launch`` from the launcher gives each training process the machine's cores:
-Accelerate's own default on a GPU-less machine without ``--cpu`` is one thread."""
+"""A launched training process gets the machine's cores and Accelerate's environment, whether
+``accelerate launch`` starts it or it is forked warm from the launching process: Accelerate's
+own default on a GPU-less machine without ``--cpu`` is one thread."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 
-from resources.launcher import AccelerateLauncher
+import pytest
 
-PROBE = "import torch; print('threads', torch.get_num_threads())"
+from resources.launcher import LOCAL_LAUNCH, AccelerateLauncher
+from resources.warm_launch import WarmLaunch, can_fork_warm
+
+# The test process has loaded Lance, which warns on any fork; the launcher forks only where it
+# has not (can_fork_warm), and these children never touch it.
+pytestmark = pytest.mark.filterwarnings("ignore:lance is not fork-safe")
+
+PROBE = """
+import json, os, sys, torch
+names = ("ACCELERATE_", "OMP_NUM_THREADS")
+settings = {k: v for k, v in os.environ.items() if k.startswith(names)}
+with open(sys.argv[1], "w") as out:
+    json.dump({"threads": torch.get_num_threads(), "env": settings, "argv": sys.argv[1:]}, out)
+"""
 
 
-def test_a_launched_process_gets_every_core_it_may_use(tmp_path):
-    probe = tmp_path / "thread_probe.py"
-    probe.write_text(PROBE + "\n")
-    command = AccelerateLauncher().command("thread_probe", [])
+@pytest.fixture
+def probe_env(tmp_path) -> dict[str, str]:
+    (tmp_path / "thread_probe.py").write_text(PROBE)
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    return env
+
+
+def test_launched_and_forked_processes_get_every_core_and_the_same_settings(tmp_path, probe_env):
+    launched, forked = tmp_path / "launched.json", tmp_path / "forked.json"
+    launcher = AccelerateLauncher()
+    command = launcher.command("thread_probe", [str(launched)])
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=probe_env)
     assert done.returncode == 0, done.stderr[-2000:]
-    threads = int(done.stdout.split("threads", 1)[1].split()[0])
-    assert threads == len(os.sched_getaffinity(0))
+    command = launcher.command("thread_probe", [str(forked), "--flag"])
+    assert WarmLaunch(command[len(LOCAL_LAUNCH) :], probe_env).wait(timeout=120) == 0
+    by_launch, by_fork = json.loads(launched.read_text()), json.loads(forked.read_text())
+    assert by_launch["threads"] == by_fork["threads"] == len(os.sched_getaffinity(0))
+    assert by_fork["env"] == by_launch["env"]
+    assert by_fork["env"]["ACCELERATE_MIXED_PRECISION"] == "no"
+    assert by_fork["argv"] == [str(forked), "--flag"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"), [("raise RuntimeError('bad row')", 1), ("import sys; sys.exit(3)", 3)]
+)
+def test_a_forked_launch_reports_failure_by_its_exit_code(tmp_path, probe_env, body, code):
+    (tmp_path / "failing.py").write_text(body + "\n")
+    command = AccelerateLauncher().command("failing", [])
+    assert WarmLaunch(command[len(LOCAL_LAUNCH) :], probe_env).wait(timeout=60) == code
+
+
+def test_a_forked_launch_stops_on_sigint(tmp_path, probe_env):
+    (tmp_path / "forever.py").write_text("import time\nwhile True:\n    time.sleep(0.1)\n")
+    process = WarmLaunch(
+        AccelerateLauncher().command("forever", [])[len(LOCAL_LAUNCH) :], probe_env
+    )
+    with pytest.raises(subprocess.TimeoutExpired):
+        process.wait(timeout=1)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 1
+
+
+def test_no_warm_fork_once_lance_is_loaded(monkeypatch):
+    monkeypatch.delitem(__import__("sys").modules, "lance", raising=False)
+    assert can_fork_warm()
+    monkeypatch.setitem(__import__("sys").modules, "lance", object())
+    assert not can_fork_warm()

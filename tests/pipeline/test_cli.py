@@ -49,6 +49,16 @@ def test_finetune_runs_on_the_embedded_default_into_the_repo_instance(tmp_path):
             event = instance.get_latest_materialization_event(dg.AssetKey(asset))
             assert event.run_id == run.run_id
             assert event.asset_materialization.partition == "embedded"
+        # Each training starts in a fork of its step, which has torch and open_clip imported.
+        launches = [
+            entry.user_message
+            for entry in (
+                r.event_log_entry for r in instance.get_records_for_run(run.run_id).records
+            )
+            if (entry.step_key or "").endswith("_model") and entry.user_message.startswith("launch")
+        ]
+        assert len(launches) == len(RECIPES)
+        assert all(message.startswith("launching (forked, warm)") for message in launches)
         balanced = instance.get_latest_materialization_event(dg.AssetKey("balanced_images"))
         metadata = balanced.asset_materialization.metadata
         assert metadata["augmented"].value > 0 and metadata["dropped"].value > 0
