@@ -52,10 +52,16 @@ def parse_model(text: str) -> ModelSpec:
 
 
 def load_data(
-    text: str, labels: str | None, prompts: str | None, split: str, framing: bool = True
+    text: str,
+    labels: str | None,
+    prompts: str | None,
+    split: str,
+    framing: bool = True,
+    cache_dir: Path | None = None,
 ) -> EvalSet:
     """``lake:<root>:<partition>`` (the root may itself contain ':'; rows cropped to their
-    recorded frames) or a folder path (framed as curation frames, unless ``framing`` is off)."""
+    recorded frames) or a folder path (framed as curation frames, unless ``framing`` is off;
+    rendered once per ``cache_dir``)."""
     mapping = load_prompt_mapping(prompts) if prompts else None
     if text.startswith(LAKE_PREFIX):
         root, _, partition = text.removeprefix(LAKE_PREFIX).rpartition(":")
@@ -64,7 +70,7 @@ def load_data(
         if labels or not framing:
             raise ValueError("--labels and --no-framing apply to folder data, not to a lake")
         return from_lake(root, partition, split, mapping)
-    return from_folder(text, labels, mapping, framing)
+    return from_folder(text, labels, mapping, framing, cache_dir)
 
 
 def format_table(results: dict) -> str:
@@ -117,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         if len(set(args.model)) != len(args.model):
             raise ValueError("each --model may be given only once")
         specs = {text: parse_model(text) for text in args.model}
-        evalset = load_data(args.data, args.labels, args.prompts, args.split, args.framing)
+        evalset = load_data(
+            args.data, args.labels, args.prompts, args.split, args.framing, args.cache_dir
+        )
         models = {name: build_model(spec, seed=args.seed) for name, spec in specs.items()}
     except (ValueError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -133,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         from cosmoalign.report.page import render_report, write_report
 
         title = f"{evalset.name}: {' vs '.join(models)}"
-        write_report(args.report, render_report(results, **extras, title=title))
+        html_text = render_report(results, **extras, title=title, cache_dir=args.cache_dir)
+        write_report(args.report, html_text)
     return 0
 
 

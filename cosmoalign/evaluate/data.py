@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import json
 import os
 import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import PIL
 import pyarrow.compute as pc
 
+from cosmoalign.files import atomic_output
 from cosmoalign.framing import crop, measure_frame, pixel_box
 from cosmoalign.imaging import PASSED_ON, decode_payload, decode_png, encode_png, to_rgb8
 from cosmoalign.lake import Lake
@@ -32,8 +36,20 @@ PROMPT_TEMPLATES: tuple[str, ...] = (
 LAKE_PREFIX = "lake:"
 """Names an evaluation set read from the lake (``lake:<root>:<partition>`` or ``lake:<name>``)."""
 _INT = re.compile(r"[+-]?\d+")
+RENDER_VERSION = 1
+"""Part of the key of rendered folder images: bump it when :func:`display_png`'s output changes."""
 
 PromptMapping = Mapping[str, str] | str | os.PathLike | None
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """An image file as read, for :func:`display_png` to render; ``where`` names it in errors."""
+
+    payload: bytes
+    payload_format: str
+    bands: str
+    where: str
 
 
 @dataclass(frozen=True)
@@ -150,6 +166,7 @@ def from_folder(
     labels_csv: str | os.PathLike | None = None,
     prompts: PromptMapping = None,
     framing: bool = True,
+    cache_dir: str | os.PathLike | None = None,
 ) -> EvalSet:
     """A local folder of JPEG/PNG/FITS images, labelled by class sub-folders or a CSV.
 
@@ -159,28 +176,27 @@ def from_folder(
     class name or an integer id. FITS files are rendered with the pipeline's Lupton RGB. Each
     image is cropped to its galaxy-centred frame, as curation frames lake images (``framing=False``
     keeps the whole field, as plain open_clip would see it). There are no captions, so retrieval
-    is not measured.
+    is not measured. With ``cache_dir`` the rendered images are kept there
+    (see :func:`render_images`).
     """
     root = Path(root)
     if labels_csv is not None:
-        return _from_csv(root, Path(labels_csv), prompts, framing)
+        return _from_csv(root, Path(labels_csv), prompts, framing, cache_dir)
     source = FolderSource(root, name=root.resolve().name)
-    images, labels, ids = [], [], []
+    files, labels, ids = [], [], []
     for item in source.iter_items():
         if item.label < 0:
             continue
         if item.error:
             raise ValueError(item.error)
-        images.append(
-            display_png(item.payload, item.payload_format, item.bands, item.source_file, framing)
-        )
+        files.append(ImageFile(item.payload, item.payload_format, item.bands, item.source_file))
         labels.append(item.label)
         ids.append(item.object_id)
-    if not images:
+    if not files:
         raise ValueError(f"{root}: no images in class sub-folders (or pass a labels CSV)")
     class_names = source.class_names()
     return EvalSet(
-        images=images,
+        images=render_images(files, framing, cache_dir),
         labels=np.asarray(labels, dtype=np.int64),
         class_names=class_names,
         captions=None,
@@ -190,7 +206,13 @@ def from_folder(
     )
 
 
-def _from_csv(root: Path, csv_path: Path, prompts: PromptMapping, framing: bool) -> EvalSet:
+def _from_csv(
+    root: Path,
+    csv_path: Path,
+    prompts: PromptMapping,
+    framing: bool,
+    cache_dir: str | os.PathLike | None,
+) -> EvalSet:
     rows = _csv_rows(csv_path)
     values = [label for _, _, label in rows]
     if all(_INT.fullmatch(v) for v in values):
@@ -198,7 +220,7 @@ def _from_csv(root: Path, csv_path: Path, prompts: PromptMapping, framing: bool)
     else:
         class_names = sorted(set(values))
     index = {name: i for i, name in enumerate(class_names)}
-    images, labels, ids = [], [], []
+    files, labels, ids = [], [], []
     for line, relpath, label in rows:
         where = f"{csv_path}, row on line {line}"
         path = root / relpath
@@ -211,11 +233,11 @@ def _from_csv(root: Path, csv_path: Path, prompts: PromptMapping, framing: bool)
         if path.name.lower().endswith(".gz"):
             payload = gzip.decompress(payload)
         bands = fits_bands(payload) if found[1] == "fits" else "rgb"
-        images.append(display_png(payload, found[1], bands, where, framing))
+        files.append(ImageFile(payload, found[1], bands, where))
         labels.append(index[str(int(label))] if _INT.fullmatch(label) else index[label])
         ids.append(relpath)
     return EvalSet(
-        images=images,
+        images=render_images(files, framing, cache_dir),
         labels=np.asarray(labels, dtype=np.int64),
         class_names=class_names,
         captions=None,
@@ -253,6 +275,54 @@ def display_png(
     if not framing:
         return encode_png(rgb, PASSED_ON)
     return encode_png(crop(rgb, measure_frame(rgb)), PASSED_ON)
+
+
+def render_images(
+    files: Sequence[ImageFile], framing: bool, cache_dir: str | os.PathLike | None = None
+) -> list[bytes]:
+    """:func:`display_png` of each file. With ``cache_dir`` the images are read from, or else
+    written to, ``<cache_dir>/<key>.render.npz`` (key: :func:`render_key`), and rendered again
+    when that file is unreadable."""
+    path = Path(cache_dir) / f"{render_key(files, framing)}.render.npz" if cache_dir else None
+    images = _load_images(path, len(files)) if path else None
+    if images is None:
+        images = [
+            display_png(file.payload, file.payload_format, file.bands, file.where, framing)
+            for file in files
+        ]
+        if path:
+            _save_images(path, images)
+    return images
+
+
+def render_key(files: Sequence[ImageFile], framing: bool) -> str:
+    """sha256 of the files' contents, formats and bands in order, ``framing``,
+    :data:`RENDER_VERSION` and Pillow's version (its PNG encoder writes the bytes)."""
+    digest = hashlib.sha256(json.dumps([RENDER_VERSION, PIL.__version__, framing]).encode())
+    for file in files:
+        digest.update(hashlib.sha256(file.payload).digest())
+        digest.update(json.dumps([file.payload_format, file.bands]).encode())
+    return digest.hexdigest()
+
+
+def _save_images(path: Path, images: Sequence[bytes]) -> None:
+    """``images`` as one ``.npz``: their bytes end to end, and where each one ends."""
+    ends = np.cumsum([len(image) for image in images], dtype=np.int64)
+    with atomic_output(path) as handle:
+        np.savez(handle, data=np.frombuffer(b"".join(images), np.uint8), ends=ends)
+
+
+def _load_images(path: Path, count: int) -> list[bytes] | None:
+    """The ``count`` images :func:`_save_images` wrote to ``path``; None when the file is
+    missing, unreadable or holds another number of images."""
+    try:
+        with np.load(path) as stored:
+            data, ends = stored["data"].tobytes(), stored["ends"].tolist()
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    if len(ends) != count or (ends[-1] if ends else 0) != len(data):
+        return None
+    return [data[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def _cropped_png(rgb: np.ndarray, frame: Sequence[float]) -> bytes:

@@ -81,7 +81,8 @@ def evaluate_recipe(
     ``prompts`` maps class names to prompt texts in the split and the ``out_of_domain`` sets;
     ``real_eval`` (see :func:`~cosmoalign.evaluate.real_sets.real_eval_folder`) adds the real
     benchmark, with its own prompts, under :data:`~cosmoalign.evaluate.real_sets.REAL_SET_NAME`.
-    ``storage_options`` are those of the lake when it is on an object store.
+    ``storage_options`` are those of the lake when it is on an object store. ``cache_dir`` keeps
+    what a later evaluation reuses: embeddings, probes, rendered folder images, map projections.
     """
     mapping = load_prompt_mapping(prompts) if prompts else None
     base_spec = ModelSpec(base["arch"], base.get("pretrained"), base.get("image_size"))
@@ -91,15 +92,15 @@ def evaluate_recipe(
     }
     lake = Lake(lake_root, storage_options)
     sets = {"in_domain": from_lake(lake, partition, split, mapping)}
-    sets |= {name: _eval_set(lake, name, split, mapping) for name in out_of_domain}
+    sets |= {name: _eval_set(lake, name, split, mapping, cache_dir) for name in out_of_domain}
     if real_eval is not None:
-        sets[REAL_SET_NAME] = real_set(real_eval)
+        sets[REAL_SET_NAME] = real_set(real_eval, cache_dir)
     results, extras = {}, {}
     for name, evalset in sets.items():
         results[name], extras[name] = compare(
             models, evalset, batch_size=batch_size, cache_dir=cache_dir
         )
-    html, markdown = _reports(results, title, extras)
+    html, markdown = _reports(results, title, extras, cache_dir)
     headline = _headline(results["in_domain"])
     if REAL_SET_NAME in results:
         headline |= {f"real_{k}": v for k, v in _headline(results[REAL_SET_NAME]).items()}
@@ -147,12 +148,18 @@ def _side_by_side(by_recipe: Mapping[str, Mapping]) -> dict:
 
 
 def _reports(
-    results: Mapping[str, Mapping], title: str, extras: Mapping[str, Mapping] | None = None
+    results: Mapping[str, Mapping],
+    title: str,
+    extras: Mapping[str, Mapping] | None = None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> tuple[str, str]:
     """One HTML page with a section per evaluation set, and a markdown table per set."""
     pages = [
         render_report(
-            measured, **(extras or {}).get(name, {}), title=f"{title}: {measured['dataset']}"
+            measured,
+            **(extras or {}).get(name, {}),
+            title=f"{title}: {measured['dataset']}",
+            cache_dir=cache_dir,
         )
         for name, measured in results.items()
     ]
@@ -174,10 +181,16 @@ def _headline(measured: Mapping) -> dict[str, float]:
     }
 
 
-def _eval_set(lake: Lake, name: str, split: str, mapping: dict | None) -> EvalSet:
+def _eval_set(
+    lake: Lake,
+    name: str,
+    split: str,
+    mapping: dict | None,
+    cache_dir: str | os.PathLike | None,
+) -> EvalSet:
     if name.startswith(LAKE_PREFIX):
         return from_lake(lake, name.removeprefix(LAKE_PREFIX), split, mapping)
-    return from_folder(name, None, mapping)
+    return from_folder(name, None, mapping, cache_dir=cache_dir)
 
 
 def _long_table(results: dict[str, dict]) -> pa.Table:

@@ -55,16 +55,17 @@ def real_eval_folder(log: Callable[[str], object] = logger.info) -> Path | None:
     return folder
 
 
-def real_set(folder: str | os.PathLike) -> EvalSet:
+def real_set(folder: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> EvalSet:
     """The real benchmark's images, named :data:`REAL_SET_NAME`: the four-class set when
     ``folder`` holds its files, else the class sub-folders of ``folder`` (prompted with
-    :data:`GZ_SPIRALS_PROMPTS` for the classes it has)."""
+    :data:`GZ_SPIRALS_PROMPTS` for the classes it has). With ``cache_dir`` the framed images are
+    rendered once (see :func:`~cosmoalign.evaluate.data.render_images`)."""
     folder = Path(folder)
     if has_four_class_files(folder):
         with resources.as_file(resources.files("cosmoalign.data") / FOUR_CLASS_CSV) as labels:
-            evalset = from_folder(folder, labels_csv=labels)
+            evalset = from_folder(folder, labels_csv=labels, cache_dir=cache_dir)
         return dataclasses.replace(evalset, name=REAL_SET_NAME)
-    evalset = from_folder(folder)
+    evalset = from_folder(folder, cache_dir=cache_dir)
     mapping = {k: v for k, v in GZ_SPIRALS_PROMPTS.items() if k in evalset.class_names}
     return dataclasses.replace(
         evalset, name=REAL_SET_NAME, prompts=class_prompts(evalset.class_names, mapping)

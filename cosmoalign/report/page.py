@@ -37,6 +37,7 @@ def render_report(
     labels: np.ndarray | None = None,
     gallery: Sequence[GalleryQuery] | None = None,
     title: str,
+    cache_dir: str | os.PathLike | None = None,
 ) -> str:
     """The evaluation report of one dataset as a single HTML page.
 
@@ -44,7 +45,8 @@ def render_report(
     "similarity", "linear_probe"}}}`` with each metric as its result's ``to_dict()``.
     A metric that could not be measured is ``None`` (shown as ``-``; no retrieval plot without
     captions). ``embeddings`` and integer class ``labels`` (of one model, usually the fine-tuned
-    one) add a 2-D map; ``gallery`` adds rows of a query image followed by its nearest neighbours.
+    one) add a 2-D map, whose projection is cached in ``cache_dir`` when given; ``gallery`` adds
+    rows of a query image followed by its nearest neighbours.
     """
     if (embeddings is None) != (labels is None):
         raise ValueError("embeddings and labels go together: give both or neither")
@@ -97,7 +99,7 @@ def render_report(
             _section(
                 "Embedding map",
                 _figure(
-                    plots.embedding_map_png(embeddings, labels, class_names),
+                    plots.embedding_map_png(embeddings, labels, class_names, cache_dir=cache_dir),
                     f"Image embeddings of {len(embeddings)} images, coloured by class",
                 ),
             )

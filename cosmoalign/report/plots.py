@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
+import sklearn
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
+
+from cosmoalign.files import atomic_output
 
 DPI = 90
 _MIN_TSNE_POINTS = 10
@@ -75,12 +82,17 @@ def recall_curves_png(curves: Mapping[str, Mapping[str, Sequence[float]]]) -> by
 
 
 def embedding_map_png(
-    embeddings: np.ndarray, labels: np.ndarray, class_names: Sequence[str], seed: int = 0
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
 ) -> bytes:
-    """A 2-D map of the embeddings coloured by class: t-SNE (PCA init), or PCA below 10 points."""
+    """A 2-D map of the embeddings coloured by class: t-SNE (PCA init), or PCA below 10 points;
+    the projection is cached in ``cache_dir`` (see :func:`project_2d`)."""
     embeddings = np.asarray(embeddings, dtype=np.float32)
     labels = np.asarray(labels)
-    points = project_2d(embeddings, seed)
+    points = project_2d(embeddings, seed, cache_dir)
     method = "t-SNE" if len(embeddings) >= _MIN_TSNE_POINTS else "PCA"
     figure = Figure(figsize=(6.0, 4.5), layout="constrained")
     ax = figure.subplots()
@@ -94,8 +106,43 @@ def embedding_map_png(
     return _png(figure)
 
 
-def project_2d(embeddings: np.ndarray, seed: int = 0) -> np.ndarray:
-    """(N, 2) coordinates: t-SNE with PCA init and a fixed seed, or PCA when N < 10."""
+def project_2d(
+    embeddings: np.ndarray, seed: int = 0, cache_dir: str | os.PathLike | None = None
+) -> np.ndarray:
+    """(N, 2) coordinates: t-SNE with PCA init and a fixed seed, or PCA when N < 10.
+
+    With ``cache_dir`` they are read from, or else written to, ``<cache_dir>/<key>.map.npy``
+    (key: :func:`projection_key`), and computed again when that file is unreadable.
+    """
+    path = Path(cache_dir) / f"{projection_key(embeddings, seed)}.map.npy" if cache_dir else None
+    points = _load_points(path, len(embeddings)) if path else None
+    if points is None:
+        points = _project(embeddings, seed)
+        if path:
+            with atomic_output(path) as handle:
+                np.save(handle, points)
+    return points
+
+
+def projection_key(embeddings: np.ndarray, seed: int) -> str:
+    """sha256 of the embeddings (values, dtype and shape), the seed and scikit-learn's version."""
+    embeddings = np.ascontiguousarray(embeddings)
+    header = [embeddings.dtype.str, embeddings.shape, seed, sklearn.__version__]
+    digest = hashlib.sha256(json.dumps(header).encode())
+    digest.update(embeddings.tobytes())
+    return digest.hexdigest()
+
+
+def _load_points(path: Path, count: int) -> np.ndarray | None:
+    """The (``count``, 2) points saved at ``path``, or None when missing or unreadable."""
+    try:
+        points = np.load(path)
+    except (OSError, EOFError, ValueError):
+        return None
+    return points if points.shape == (count, 2) else None
+
+
+def _project(embeddings: np.ndarray, seed: int) -> np.ndarray:
     if len(embeddings) < _MIN_TSNE_POINTS:
         components = min(2, *embeddings.shape)
         points = PCA(n_components=components, random_state=seed).fit_transform(embeddings)

@@ -10,6 +10,7 @@ import pytest
 from astropy.io import fits
 from PIL import Image
 
+import cosmoalign.evaluate.data as data
 from cosmoalign.evaluate.data import (
     PROMPT_TEMPLATES,
     class_prompts,
@@ -106,6 +107,83 @@ def test_folder_images_are_cropped_to_their_galaxy_frame(tmp_path: Path) -> None
     assert np.unravel_index(framed.sum(-1).argmax(), framed.shape[:2]) == pytest.approx(
         (framed.shape[0] / 2, framed.shape[1] / 2), abs=3
     )
+
+
+@pytest.fixture
+def labels_csv(tmp_path: Path) -> Path:
+    rows = "".join(f"spiral{i}.png,spiral\nsmooth{i}.png,smooth\n" for i in range(3))
+    return write_csv(tmp_path / "labels.csv", "path,label\n" + rows)
+
+
+def count_renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Where each image :func:`display_png` renders from now on comes from."""
+    rendered: list[str] = []
+    display_png = data.display_png
+
+    def counted(payload: bytes, payload_format: str, bands: str, where: str, framing: bool):
+        rendered.append(where)
+        return display_png(payload, payload_format, bands, where, framing)
+
+    monkeypatch.setattr(data, "display_png", counted)
+    return rendered
+
+
+def test_rendered_images_are_cached_and_keyed_by_the_files(
+    folder: Path, labels_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    rendered = count_renders(monkeypatch)
+    first = from_folder(folder, labels_csv, cache_dir=cache)
+    assert len(rendered) == 6 and len(list(cache.glob("*.render.npz"))) == 1
+
+    again = from_folder(folder, labels_csv, cache_dir=cache)
+    assert len(rendered) == 6  # read from the cache
+    assert again.images == first.images == from_folder(folder, labels_csv).images
+    assert len(rendered) == 12  # the uncached load renders
+
+    write_png(folder / "smooth1.png", 99)
+    changed = from_folder(folder, labels_csv, cache_dir=cache)
+    assert len(rendered) == 18 and len(list(cache.glob("*.render.npz"))) == 2
+    assert [a == b for a, b in zip(changed.images, first.images, strict=True)] == [
+        True, True, True, False, True, True
+    ]  # fmt: skip
+    whole = from_folder(folder, labels_csv, framing=False, cache_dir=cache)
+    assert len(rendered) == 24 and whole.images[0] != changed.images[0]
+
+
+def test_class_folders_are_rendered_once_per_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_png(tmp_path / "set" / "spirals" / "a.png", 0)
+    write_png(tmp_path / "set" / "non_spirals" / "b.png", 1)
+    rendered = count_renders(monkeypatch)
+    first = from_folder(tmp_path / "set", cache_dir=tmp_path / "cache")
+    again = from_folder(tmp_path / "set", cache_dir=tmp_path / "cache")
+    assert len(rendered) == 2 and again.images == first.images
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda stored: b"",
+        lambda stored: stored[: len(stored) // 2],
+        lambda stored: stored[:300] + bytes([stored[300] ^ 1]) + stored[301:],
+    ],
+    ids=["empty", "truncated", "flipped bit"],
+)
+def test_unreadable_render_cache_is_rendered_again(
+    folder: Path, labels_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage
+) -> None:
+    cache = tmp_path / "cache"
+    first = from_folder(folder, labels_csv, cache_dir=cache)
+    [stored] = cache.glob("*.render.npz")
+    stored.write_bytes(damage(stored.read_bytes()))
+    rendered = count_renders(monkeypatch)
+
+    assert from_folder(folder, labels_csv, cache_dir=cache).images == first.images
+    assert len(rendered) == 6
+    assert from_folder(folder, labels_csv, cache_dir=cache).images == first.images
+    assert len(rendered) == 6  # the damaged file was replaced
 
 
 def test_prompt_mapping_replaces_class_text() -> None:

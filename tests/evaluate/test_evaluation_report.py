@@ -12,8 +12,12 @@ from tests.shared_data import GZ_SPIRALS, require
 
 
 @pytest.fixture(scope="module")
-def evaluation(tmp_path_factory):
-    root = tmp_path_factory.mktemp("eval")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("eval")
+
+
+@pytest.fixture(scope="module")
+def evaluation(root):
     build_pairs_lake(str(root / "lake"), "p", per_class=6)
     folder = root / "gz"
     for name in ("spirals", "non_spirals"):
@@ -52,3 +56,9 @@ def test_one_page_one_table_one_markdown(evaluation):
         row for row in table if row["eval_set"] != "in_domain" and "retrieval" in row["metric"]
     ]
     assert ood_retrieval and all(row["value"] is None for row in ood_retrieval)
+
+
+def test_cache_keeps_the_folders_rendered_images_and_each_sets_map(evaluation, root):
+    cache = root / "cache"
+    assert len(list(cache.glob("*.render.npz"))) == 1  # the gz folder; lake rows are framed
+    assert len(list(cache.glob("*.map.npy"))) == 2  # in domain and gz

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import cosmoalign.evaluate.data as data
 import cosmoalign.evaluate.evaluation_report as evaluation_report
 from cosmoalign.evaluate.data import class_prompts
 from cosmoalign.evaluate.evaluation_report import (
@@ -120,6 +121,14 @@ def test_real_set_is_named_as_real_data_with_its_own_prompts(tmp_path):
     assert len(evalset.images) == 2 * PER_CLASS
     assert evalset.prompts == class_prompts(evalset.class_names, GZ_SPIRALS_PROMPTS)
     assert evalset.prompts[0][0] == "an image of a smooth elliptical galaxy"
+
+
+def test_real_set_is_rendered_once_per_cache(tmp_path, monkeypatch):
+    folder = copy_real_images(tmp_path / "real")
+    first = real_set(folder, tmp_path / "cache")
+    monkeypatch.setattr(data, "display_png", None)  # a render now would fail
+    again = real_set(folder, tmp_path / "cache")
+    assert again.images == first.images and again.name == REAL_SET_NAME
 
 
 def test_real_set_maps_only_the_classes_its_folder_has(tmp_path):

@@ -14,6 +14,7 @@ from PIL import Image
 from sklearn.decomposition import PCA
 
 from cosmoalign.evaluate import linear_probe, retrieval, similarity_search, zero_shot
+from cosmoalign.report import plots
 from cosmoalign.report.key_numbers import KEY_COLUMNS, key_numbers_markdown
 from cosmoalign.report.page import render_report, write_report
 from cosmoalign.report.plots import project_2d
@@ -181,6 +182,62 @@ def test_tsne_map_is_reproducible() -> None:
     points = project_2d(embeddings)
     assert points.shape == (30, 2)
     np.testing.assert_array_equal(points, project_2d(embeddings))
+
+
+def count_projections(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of points of each projection computed from now on."""
+    computed: list[int] = []
+    project = plots._project
+
+    def counted(embeddings: np.ndarray, seed: int) -> np.ndarray:
+        computed.append(len(embeddings))
+        return project(embeddings, seed)
+
+    monkeypatch.setattr(plots, "_project", counted)
+    return computed
+
+
+def test_map_projection_is_cached_by_its_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embeddings, _ = embeddings_and_labels(6, 0.3, 2)
+    computed = count_projections(monkeypatch)
+    points = project_2d(embeddings, cache_dir=tmp_path)
+    np.testing.assert_array_equal(project_2d(embeddings, cache_dir=tmp_path), points)
+    np.testing.assert_array_equal(project_2d(embeddings), points)
+    assert computed == [6, 6]  # the uncached call computes
+
+    project_2d(embeddings[:5], cache_dir=tmp_path)
+    project_2d(embeddings, seed=1, cache_dir=tmp_path)
+    project_2d(embeddings.astype(np.float64), cache_dir=tmp_path)
+    assert computed == [6, 6, 5, 6, 6] and len(list(tmp_path.glob("*.map.npy"))) == 4
+
+
+def test_unreadable_projection_cache_is_computed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embeddings, _ = embeddings_and_labels(6, 0.3, 2)
+    points = project_2d(embeddings, cache_dir=tmp_path)
+    [stored] = tmp_path.glob("*.map.npy")
+    stored.write_bytes(stored.read_bytes()[:-8])
+    computed = count_projections(monkeypatch)
+    np.testing.assert_array_equal(project_2d(embeddings, cache_dir=tmp_path), points)
+    np.testing.assert_array_equal(project_2d(embeddings, cache_dir=tmp_path), points)
+    assert computed == [6]  # the damaged file was replaced
+
+
+def test_report_map_reads_the_cached_projection(
+    results: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embeddings, labels = embeddings_and_labels(6, 0.3, 2)
+    computed = count_projections(monkeypatch)
+    first = render_report(
+        results, embeddings=embeddings, labels=labels, title="Toy", cache_dir=tmp_path
+    )
+    second = render_report(
+        results, embeddings=embeddings, labels=labels, title="Toy", cache_dir=tmp_path
+    )
+    assert computed == [6] and second == first
 
 
 def test_embeddings_need_labels(results: dict) -> None:
