@@ -7,7 +7,7 @@ import io
 import json
 import os
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -88,6 +88,40 @@ def _cached(path: Path | None, compute: Callable[[], dict[str, np.ndarray]]) -> 
     return arrays
 
 
+class ImageEmbedder:
+    """Embeds encoded images (PNG/JPEG bytes) call after call with one model, as L2-normalised
+    float32 (N, E). The image tower's batch norms are folded into its convolutions on the first
+    call that fills a batch (below that, folding costs more than it saves) and stay folded
+    until the ``with`` block ends, however many calls follow."""
+
+    def __init__(
+        self,
+        bundle: ClipBundle,
+        batch_size: int = 64,
+        device: str | torch.device | None = None,
+    ) -> None:
+        self.bundle, self.batch_size = bundle, batch_size
+        self.device = _prepare(bundle, device)
+        self._unfold = ExitStack()
+        self._folded = False
+
+    def __enter__(self) -> ImageEmbedder:
+        return self
+
+    def __exit__(self, *_exc_info: object) -> None:
+        self._unfold.close()
+
+    def __call__(self, images: Sequence[bytes], bar: tqdm | None = None) -> np.ndarray:
+        """The embeddings of ``images``, ``batch_size`` at a time."""
+        encode = partial(_encode_images, self.bundle, self.device)
+        with torch.inference_mode():
+            if len(images) >= self.batch_size and not self._folded:
+                example = _pixels(self.bundle, self.device, images[:1])
+                self._unfold.enter_context(folded_image_tower(self.bundle.model, example))
+                self._folded = True
+            return _batched(encode, images, self.batch_size, bar)
+
+
 def embed_images(
     bundle: ClipBundle,
     images: Sequence[bytes],
@@ -95,10 +129,10 @@ def embed_images(
     device: str | torch.device | None = None,
     bar: tqdm | None = None,
 ) -> np.ndarray:
-    """L2-normalised float32 embeddings (N, E) of encoded images (PNG/JPEG bytes)."""
-    device = _prepare(bundle, device)
-    with torch.inference_mode(), _image_tower_for(bundle, device, images, batch_size):
-        return _batched(partial(_encode_images, bundle, device), images, batch_size, bar)
+    """L2-normalised float32 embeddings (N, E) of encoded images (PNG/JPEG bytes); for many
+    calls with one model, use an :class:`ImageEmbedder`."""
+    with ImageEmbedder(bundle, batch_size, device) as embedder:
+        return embedder(images, bar)
 
 
 def embed_texts(
@@ -118,13 +152,8 @@ def _compute_images(
     bundle: ClipBundle, evalset: EvalSet, batch_size: int, device: torch.device
 ) -> np.ndarray:
     desc = f"embed {evalset.name} images with {bundle.name}"
-    encode = partial(_encode_images, bundle, device)
-    with (
-        torch.inference_mode(),
-        _image_tower_for(bundle, device, evalset.images, batch_size),
-        tqdm(total=len(evalset.images), desc=desc, unit="image") as bar,
-    ):
-        return _batched(encode, evalset.images, batch_size, bar)
+    with tqdm(total=len(evalset.images), desc=desc, unit="image") as bar:
+        return embed_images(bundle, evalset.images, batch_size, device, bar)
 
 
 def _compute_texts(
@@ -146,16 +175,6 @@ def _prepare(bundle: ClipBundle, device: str | torch.device | None) -> torch.dev
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     bundle.model.to(device).eval()
     return device
-
-
-def _image_tower_for(
-    bundle: ClipBundle, device: torch.device, images: Sequence[bytes], batch_size: int
-) -> AbstractContextManager:
-    """The model's image tower with batch norms folded into its convolutions while ``images``
-    are encoded, when they fill a batch (below that, folding costs more than it saves)."""
-    if len(images) < batch_size:
-        return nullcontext()
-    return folded_image_tower(bundle.model, _pixels(bundle, device, images[:1]))
 
 
 def _pixels(bundle: ClipBundle, device: torch.device, batch: Sequence[bytes]) -> torch.Tensor:

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cosmoalign.evaluate.data import display_png
-from cosmoalign.evaluate.embed import embed_images
+from cosmoalign.evaluate.embed import ImageEmbedder
 from cosmoalign.models.fingerprint import model_identity
 from cosmoalign.models.spec import ClipBundle
 from cosmoalign.search.cache import EmbeddingCache, default_cache_dir
@@ -122,7 +122,10 @@ def _embed_files(
     fresh: dict[str, np.ndarray] = {}
     failed: dict[str, str] = {}
     digests = list(pending)
-    with tqdm(total=len(digests), desc=f"embed {name}", unit="img", file=sys.stderr) as bar:
+    with (
+        tqdm(total=len(digests), desc=f"embed {name}", unit="img", file=sys.stderr) as bar,
+        ImageEmbedder(bundle, batch_size, device) as embedder,
+    ):
         for start in range(0, len(digests), batch_size):
             batch, pngs = [], []
             for digest in digests[start : start + batch_size]:
@@ -133,6 +136,6 @@ def _embed_files(
                     failed[digest] = str(exc)
                     bar.update(1)
             if pngs:
-                vectors = embed_images(bundle, pngs, batch_size, device, bar)
+                vectors = embedder(pngs, bar)
                 fresh.update(zip(batch, vectors, strict=True))
     return fresh, failed

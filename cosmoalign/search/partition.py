@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from cosmoalign.evaluate.embed import embed_images
+from cosmoalign.evaluate.embed import ImageEmbedder
 from cosmoalign.framing import crop
 from cosmoalign.imaging import PASSED_ON, decode_png, encode_png
 from cosmoalign.lake import Lake, WriteSummary
@@ -42,25 +42,25 @@ def embed_partition(
     dim = int(bundle.model_cfg["embed_dim"])
     metadata = {"model": model, "model_identity": model_identity(bundle), "view": "framed"}
     schema = embeddings_schema(dim, metadata)
-    with lake.writer(EMBEDDINGS_TABLE, partition, schema) as writer:
-        for batch in _embedded_batches(lake, partition, bundle, schema, batch_size, device):
+    with (
+        lake.writer(EMBEDDINGS_TABLE, partition, schema) as writer,
+        ImageEmbedder(bundle, batch_size, device) as embedder,
+    ):
+        for batch in _embedded_batches(lake, partition, embedder, schema):
             writer.write_table(batch)
     index = build_vector_index(lake.dataset(EMBEDDINGS_TABLE, partition))
     return writer.summary, index
 
 
 def _embedded_batches(
-    lake: Lake,
-    partition: str,
-    bundle: ClipBundle,
-    schema: pa.Schema,
-    batch_size: int,
-    device: str | None,
+    lake: Lake, partition: str, embedder: ImageEmbedder, schema: pa.Schema
 ) -> Iterator[pa.RecordBatch]:
-    for batch in iter_dataset_batches(lake, CURATED_TABLE, partition, _COLUMNS, batch_size):
+    for batch in iter_dataset_batches(
+        lake, CURATED_TABLE, partition, _COLUMNS, embedder.batch_size
+    ):
         rows = batch.to_pylist()
         framed = [encode_png(crop(decode_png(r["image_png"]), r["frame"]), PASSED_ON) for r in rows]
-        vectors = embed_images(bundle, framed, batch_size, device)
+        vectors = embedder(framed)
         yield pa.RecordBatch.from_arrays(
             [
                 pa.array([r["object_id"] for r in rows], pa.string()),

@@ -1,10 +1,13 @@
 """Batch norms folded into convolutions for inference: the same features, the original tower
 untouched, and no folding where it would change the output."""
 
+import numpy as np
 import torch
 from torch import nn
 
-from cosmoalign.models import ModelSpec, build_model, image_embedding_and_grid
+from cosmoalign.evaluate.embed import ImageEmbedder, embed_images
+from cosmoalign.imaging import encode_png
+from cosmoalign.models import ModelSpec, batch_norm_folding, build_model, image_embedding_and_grid
 from cosmoalign.models.batch_norm_folding import fold_batch_norms, folded_image_tower
 
 
@@ -49,3 +52,23 @@ def test_a_tower_the_folding_would_change_is_used_as_it_is():
     tower, example = _Residual().eval(), torch.rand(1, 3, 8, 8)
     assert fold_batch_norms(tower, example) is tower
     assert fold_batch_norms(tower.train(), example) is tower  # training: statistics move
+
+
+def test_an_image_embedder_folds_once_for_all_its_calls(monkeypatch):
+    bundle = build_model(ModelSpec("offline-default"), seed=0)
+    generator = torch.Generator().manual_seed(0)
+    images = [
+        encode_png((torch.rand(96, 96, 3, generator=generator) * 255).to(torch.uint8).numpy())
+        for _ in range(12)
+    ]
+    expected = embed_images(bundle, images, batch_size=4)  # one call: folded for it alone
+    folds = []
+    monkeypatch.setattr(
+        batch_norm_folding, "fold_batch_norms", lambda *a: folds.append(a) or fold_batch_norms(*a)
+    )
+    original = bundle.model.visual
+    with ImageEmbedder(bundle, batch_size=4) as embedder:
+        got = [embedder(images[start : start + 4]) for start in range(0, len(images), 4)]
+        assert bundle.model.visual is not original
+    assert len(folds) == 1 and bundle.model.visual is original
+    np.testing.assert_allclose(np.concatenate(got), expected, rtol=1e-5, atol=1e-6)
