@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 # Lance warns on stderr for every data file written before a dataset's first commit; its
 # logger reads this once, when the module loads. It loads where the lake is first read or
 # written, not with this module: a process that only names the lake (a model step forking its
-# training, resources/warm_launch.py) must not have loaded Lance, which is not fork-safe.
+# training, cosmoalign/inline_launch.py) must not have loaded Lance, which is not fork-safe.
 os.environ.setdefault("LANCE_LOG", "error")
 
 HASH_PROPERTY = "cosmoalign.content_hash"

@@ -1,5 +1,6 @@
 """The launcher: runs GPU work (training, GPU captioning) under ``accelerate launch``; one process
-is forked from the step when that is safe (:mod:`resources.warm_launch`), more are subprocesses.
+runs inline (:mod:`cosmoalign.inline_launch`: forked from the step when that is safe, else in
+one subprocess instead of the launcher's two), more are ``accelerate launch`` subprocesses.
 
 The process talks back through dagster-pipes (logs, the materialization); only its main
 process opens pipes. The same command scales from one CPU to N GPUs with ``num_processes``; on a
@@ -20,9 +21,12 @@ import dagster as dg
 from dagster._core.errors import DagsterExecutionInterruptedError, DagsterPipesExecutionError
 from pydantic import Field
 
-from resources.warm_launch import WarmLaunch, can_fork_warm
+from cosmoalign.inline_launch import WarmLaunch, can_fork_warm
 
 LOCAL_LAUNCH = (sys.executable, "-m", "accelerate.commands.launch")
+INLINE_LAUNCH = (sys.executable, "-m", "cosmoalign.inline_launch")
+FORKED, INLINE, SUBPROCESSES = "inline, forked", "inline", "accelerate launch"
+"""How :meth:`AccelerateLauncher.run` starts a launch (it logs which)."""
 TERMINATION_SECONDS = 60
 """How long an interrupted launch gets to stop after SIGINT."""
 
@@ -98,12 +102,13 @@ class AccelerateLauncher(dg.ConfigurableResource):
     ) -> dg.MaterializeResult:
         """Launch, stream the process's pipes messages into the run, return its result.
 
-        One process starts in a fork of this one when that is safe (:mod:`resources.warm_launch`:
-        no second import of torch and open_clip), else as an ``accelerate launch`` subprocess.
-        ``env`` (e.g. the lake's credentials) is added to its environment and never logged."""
+        One process runs inline (:mod:`cosmoalign.inline_launch`): forked from this one when
+        that is safe (torch and open_clip are imported already), else in one subprocess; more
+        are an ``accelerate launch`` subprocess. ``env`` (e.g. the lake's credentials) is added
+        to the environment and never logged."""
         command = self.command(module, args, num_processes)
-        warm = (num_processes or self.num_processes) == 1 and can_fork_warm()
-        context.log.info(f"launching{' (forked, warm)' if warm else ''}: {' '.join(command)}")
+        how = _how_to_launch(num_processes or self.num_processes)
+        context.log.info(f"launching ({how}): {' '.join(command)}")
         with dg.open_pipes_session(
             context=context,
             context_injector=dg.PipesTempFileContextInjector(),
@@ -115,12 +120,7 @@ class AccelerateLauncher(dg.ConfigurableResource):
                 "PYTHONUNBUFFERED": "1",
                 **session.get_bootstrap_env_vars(),
             }
-            launch_args = command[len(LOCAL_LAUNCH) :]
-            process = (
-                WarmLaunch(launch_args, environment)
-                if warm
-                else subprocess.Popen(command, env=environment)
-            )
+            process = _start(how, command, environment)
             try:
                 if process.wait() != 0:
                     raise DagsterPipesExecutionError(
@@ -132,6 +132,20 @@ class AccelerateLauncher(dg.ConfigurableResource):
                 process.wait(timeout=TERMINATION_SECONDS)
                 raise
         return dg.PipesClientCompletedInvocation(session).get_materialize_result()
+
+
+def _how_to_launch(processes: int) -> str:
+    if processes > 1:
+        return SUBPROCESSES
+    return FORKED if can_fork_warm() else INLINE
+
+
+def _start(how: str, command: list[str], env: Mapping[str, str]) -> WarmLaunch | subprocess.Popen:
+    """Start ``command`` (an ``accelerate launch``) the way ``how`` says."""
+    launch_args = command[len(LOCAL_LAUNCH) :]
+    if how == FORKED:
+        return WarmLaunch(launch_args, env)
+    return subprocess.Popen([*INLINE_LAUNCH, *launch_args] if how == INLINE else command, env=env)
 
 
 def _free_port() -> int:

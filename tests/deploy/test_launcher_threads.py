@@ -1,6 +1,7 @@
 """A launched training process gets the machine's cores and Accelerate's environment, whether
-``accelerate launch`` starts it or it is forked warm from the launching process: Accelerate's
-own default on a GPU-less machine without ``--cpu`` is one thread."""
+``accelerate launch`` starts it or it runs inline (in one subprocess, or forked warm from the
+launching process): Accelerate's own default on a GPU-less machine without ``--cpu`` is one
+thread."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import subprocess
 
 import pytest
 
-from resources.launcher import LOCAL_LAUNCH, AccelerateLauncher
-from resources.warm_launch import WarmLaunch, can_fork_warm
+from cosmoalign.inline_launch import WarmLaunch, can_fork_warm
+from resources.launcher import INLINE_LAUNCH, LOCAL_LAUNCH, AccelerateLauncher
 
 # The test process has loaded Lance, which warns on any fork; the launcher forks only where it
 # has not (can_fork_warm), and these children never touch it.
@@ -35,19 +36,26 @@ def probe_env(tmp_path) -> dict[str, str]:
     return env
 
 
-def test_launched_and_forked_processes_get_every_core_and_the_same_settings(tmp_path, probe_env):
-    launched, forked = tmp_path / "launched.json", tmp_path / "forked.json"
+def test_launched_inline_and_forked_processes_get_every_core_and_the_same_settings(
+    tmp_path, probe_env
+):
     launcher = AccelerateLauncher()
-    command = launcher.command("thread_probe", [str(launched)])
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=probe_env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    command = launcher.command("thread_probe", [str(forked), "--flag"])
-    assert WarmLaunch(command[len(LOCAL_LAUNCH) :], probe_env).wait(timeout=120) == 0
-    by_launch, by_fork = json.loads(launched.read_text()), json.loads(forked.read_text())
-    assert by_launch["threads"] == by_fork["threads"] == len(os.sched_getaffinity(0))
-    assert by_fork["env"] == by_launch["env"]
-    assert by_fork["env"]["ACCELERATE_MIXED_PRECISION"] == "no"
-    assert by_fork["argv"] == [str(forked), "--flag"]
+    outputs = {how: tmp_path / f"{how}.json" for how in ("launched", "inline", "forked")}
+    commands = {how: launcher.command("thread_probe", [str(out)]) for how, out in outputs.items()}
+    for how in ("launched", "inline"):
+        command = commands[how]
+        if how == "inline":
+            command = [*INLINE_LAUNCH, *command[len(LOCAL_LAUNCH) :]]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=probe_env)
+        assert done.returncode == 0, done.stderr[-2000:]
+    forked = WarmLaunch([*commands["forked"][len(LOCAL_LAUNCH) :], "--flag"], probe_env)
+    assert forked.wait(timeout=120) == 0
+    seen = {how: json.loads(out.read_text()) for how, out in outputs.items()}
+    cores = len(os.sched_getaffinity(0))
+    assert {how: probe["threads"] for how, probe in seen.items()} == dict.fromkeys(seen, cores)
+    assert seen["inline"]["env"] == seen["forked"]["env"] == seen["launched"]["env"]
+    assert seen["launched"]["env"]["ACCELERATE_MIXED_PRECISION"] == "no"
+    assert seen["forked"]["argv"] == [str(outputs["forked"]), "--flag"]
 
 
 @pytest.mark.parametrize(

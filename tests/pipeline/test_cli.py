@@ -58,7 +58,7 @@ def test_finetune_runs_on_the_embedded_default_into_the_repo_instance(tmp_path):
             if (entry.step_key or "").endswith("_model") and entry.user_message.startswith("launch")
         ]
         assert len(launches) == len(RECIPES)
-        assert all(message.startswith("launching (forked, warm)") for message in launches)
+        assert all(message.startswith("launching (inline, forked)") for message in launches)
         balanced = instance.get_latest_materialization_event(dg.AssetKey("balanced_images"))
         metadata = balanced.asset_materialization.metadata
         assert metadata["augmented"].value > 0 and metadata["dropped"].value > 0
