@@ -122,7 +122,7 @@ def _accelerate_environment(
     os.environ.update(env)  # the launcher reads the environment it was started with
     args, _, _ = _validate_launch_command(launch_command_parser().parse_args(launch_args))
     if args.num_processes not in (None, 1) or args.multi_gpu or args.num_machines > 1:
-        raise ValueError(f"a warm launch runs one process: {' '.join(launch_args)}")
+        raise ValueError(f"an inline launch runs one process: {' '.join(launch_args)}")
     return prepare_simple_launcher_cmd_env(args)
 
 

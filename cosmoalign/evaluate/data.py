@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import re
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 import PIL
 import pyarrow.compute as pc
 
-from cosmoalign.files import atomic_output
+from cosmoalign.array_cache import cached_arrays
 from cosmoalign.framing import crop, measure_frame, pixel_box
 from cosmoalign.imaging import PASSED_ON, decode_payload, decode_png, encode_png, to_rgb8
 from cosmoalign.lake import Lake
@@ -281,18 +280,25 @@ def render_images(
     files: Sequence[ImageFile], framing: bool, cache_dir: str | os.PathLike | None = None
 ) -> list[bytes]:
     """:func:`display_png` of each file. With ``cache_dir`` the images are read from, or else
-    written to, ``<cache_dir>/<key>.render.npz`` (key: :func:`render_key`), and rendered again
-    when that file is unreadable."""
-    path = Path(cache_dir) / f"{render_key(files, framing)}.render.npz" if cache_dir else None
-    images = _load_images(path, len(files)) if path else None
-    if images is None:
+    written to, ``<cache_dir>/<key>.render.npz`` (key: :func:`render_key`; their bytes end to
+    end and where each one ends), and rendered again when that file is unreadable."""
+
+    def render() -> dict[str, np.ndarray]:
         images = [
             display_png(file.payload, file.payload_format, file.bands, file.where, framing)
             for file in files
         ]
-        if path:
-            _save_images(path, images)
-    return images
+        ends = np.cumsum([len(image) for image in images], dtype=np.int64)
+        return {"data": np.frombuffer(b"".join(images), np.uint8), "ends": ends}
+
+    def fits(stored: dict[str, np.ndarray]) -> bool:
+        ends = stored.get("ends", ())
+        return len(ends) == len(files) and (ends[-1] if len(ends) else 0) == stored["data"].size
+
+    path = Path(cache_dir) / f"{render_key(files, framing)}.render.npz" if cache_dir else None
+    stored = cached_arrays(path, render, fits)
+    data, ends = stored["data"].tobytes(), stored["ends"].tolist()
+    return [data[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def render_key(files: Sequence[ImageFile], framing: bool) -> str:
@@ -303,26 +309,6 @@ def render_key(files: Sequence[ImageFile], framing: bool) -> str:
         digest.update(hashlib.sha256(file.payload).digest())
         digest.update(json.dumps([file.payload_format, file.bands]).encode())
     return digest.hexdigest()
-
-
-def _save_images(path: Path, images: Sequence[bytes]) -> None:
-    """``images`` as one ``.npz``: their bytes end to end, and where each one ends."""
-    ends = np.cumsum([len(image) for image in images], dtype=np.int64)
-    with atomic_output(path) as handle:
-        np.savez(handle, data=np.frombuffer(b"".join(images), np.uint8), ends=ends)
-
-
-def _load_images(path: Path, count: int) -> list[bytes] | None:
-    """The ``count`` images :func:`_save_images` wrote to ``path``; None when the file is
-    missing, unreadable or holds another number of images."""
-    try:
-        with np.load(path) as stored:
-            data, ends = stored["data"].tobytes(), stored["ends"].tolist()
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
-        return None
-    if len(ends) != count or (ends[-1] if ends else 0) != len(data):
-        return None
-    return [data[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def _cropped_png(rgb: np.ndarray, frame: Sequence[float]) -> bytes:

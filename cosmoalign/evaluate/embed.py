@@ -17,8 +17,8 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from cosmoalign.array_cache import cached_arrays
 from cosmoalign.evaluate.data import EvalSet
-from cosmoalign.files import atomic_output
 from cosmoalign.models.batch_norm_folding import folded_image_tower
 from cosmoalign.models.fingerprint import preprocessing, tower_fingerprint
 from cosmoalign.models.spec import ClipBundle
@@ -49,11 +49,11 @@ def embed(
     image embeddings.
     """
     device_of = partial(_prepare, bundle, device)
-    image = _cached(
+    image = cached_arrays(
         cache_dir and Path(cache_dir) / f"{image_cache_key(bundle, evalset)}.image.npz",
         lambda: {"image": _compute_images(bundle, evalset, batch_size, device_of())},
     )
-    text = _cached(
+    text = cached_arrays(
         cache_dir and Path(cache_dir) / f"{text_cache_key(bundle, evalset)}.text.npz",
         lambda: _compute_texts(bundle, evalset, batch_size, device_of()),
     )
@@ -74,18 +74,6 @@ def text_cache_key(bundle: ClipBundle, evalset: EvalSet) -> str:
     digest = hashlib.sha256(tower_fingerprint(bundle, image=False).encode())
     digest.update(json.dumps([evalset.captions, evalset.prompts]).encode())
     return digest.hexdigest()
-
-
-def _cached(path: Path | None, compute: Callable[[], dict[str, np.ndarray]]) -> dict:
-    """The arrays stored at ``path``, else ``compute()``'s, stored there when ``path`` is set."""
-    if path is not None and path.is_file():
-        with np.load(path) as cached:
-            return dict(cached)
-    arrays = compute()
-    if path is not None:
-        with atomic_output(path) as handle:
-            np.savez(handle, **arrays)
-    return arrays
 
 
 class ImageEmbedder:

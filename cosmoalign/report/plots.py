@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from cosmoalign.files import atomic_output
+from cosmoalign.array_cache import cached_arrays
 
 DPI = 90
 _MIN_TSNE_POINTS = 10
@@ -111,17 +111,16 @@ def project_2d(
 ) -> np.ndarray:
     """(N, 2) coordinates: t-SNE with PCA init and a fixed seed, or PCA when N < 10.
 
-    With ``cache_dir`` they are read from, or else written to, ``<cache_dir>/<key>.map.npy``
+    With ``cache_dir`` they are read from, or else written to, ``<cache_dir>/<key>.map.npz``
     (key: :func:`projection_key`), and computed again when that file is unreadable.
     """
-    path = Path(cache_dir) / f"{projection_key(embeddings, seed)}.map.npy" if cache_dir else None
-    points = _load_points(path, len(embeddings)) if path else None
-    if points is None:
-        points = _project(embeddings, seed)
-        if path:
-            with atomic_output(path) as handle:
-                np.save(handle, points)
-    return points
+    path = Path(cache_dir) / f"{projection_key(embeddings, seed)}.map.npz" if cache_dir else None
+    stored = cached_arrays(
+        path,
+        lambda: {"points": _project(embeddings, seed)},
+        lambda arrays: arrays.get("points", np.empty(0)).shape == (len(embeddings), 2),
+    )
+    return stored["points"]
 
 
 def projection_key(embeddings: np.ndarray, seed: int) -> str:
@@ -131,15 +130,6 @@ def projection_key(embeddings: np.ndarray, seed: int) -> str:
     digest = hashlib.sha256(json.dumps(header).encode())
     digest.update(embeddings.tobytes())
     return digest.hexdigest()
-
-
-def _load_points(path: Path, count: int) -> np.ndarray | None:
-    """The (``count``, 2) points saved at ``path``, or None when missing or unreadable."""
-    try:
-        points = np.load(path)
-    except (OSError, EOFError, ValueError):
-        return None
-    return points if points.shape == (count, 2) else None
 
 
 def _project(embeddings: np.ndarray, seed: int) -> np.ndarray:

@@ -61,4 +61,4 @@ def test_one_page_one_table_one_markdown(evaluation):
 def test_cache_keeps_the_folders_rendered_images_and_each_sets_map(evaluation, root):
     cache = root / "cache"
     assert len(list(cache.glob("*.render.npz"))) == 1  # the gz folder; lake rows are framed
-    assert len(list(cache.glob("*.map.npy"))) == 2  # in domain and gz
+    assert len(list(cache.glob("*.map.npz"))) == 2  # in domain and gz

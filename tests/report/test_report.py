@@ -210,7 +210,7 @@ def test_map_projection_is_cached_by_its_input(
     project_2d(embeddings[:5], cache_dir=tmp_path)
     project_2d(embeddings, seed=1, cache_dir=tmp_path)
     project_2d(embeddings.astype(np.float64), cache_dir=tmp_path)
-    assert computed == [6, 6, 5, 6, 6] and len(list(tmp_path.glob("*.map.npy"))) == 4
+    assert computed == [6, 6, 5, 6, 6] and len(list(tmp_path.glob("*.map.npz"))) == 4
 
 
 def test_unreadable_projection_cache_is_computed_again(
@@ -218,7 +218,7 @@ def test_unreadable_projection_cache_is_computed_again(
 ) -> None:
     embeddings, _ = embeddings_and_labels(6, 0.3, 2)
     points = project_2d(embeddings, cache_dir=tmp_path)
-    [stored] = tmp_path.glob("*.map.npy")
+    [stored] = tmp_path.glob("*.map.npz")
     stored.write_bytes(stored.read_bytes()[:-8])
     computed = count_projections(monkeypatch)
     np.testing.assert_array_equal(project_2d(embeddings, cache_dir=tmp_path), points)
