@@ -10,8 +10,8 @@ from tests.dagster_env import REPO_ROOT
 
 PROBE = """
 import importlib, json, sys
-from pipeline.executors import DATA_MODULES
-for module in DATA_MODULES:
+from pipeline.executors import CODE_LOCATION_MODULES
+for module in CODE_LOCATION_MODULES:
     importlib.import_module(module)
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef
