@@ -20,6 +20,7 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
+from multiprocessing import util as multiprocessing_util
 from typing import NoReturn
 
 
@@ -85,6 +86,7 @@ def _launch_here(launch_args: list[str], env: dict[str, str]) -> NoReturn:
     """Accelerate's one-process launch, except that the module runs in this interpreter
     instead of a new one; exits with the module's exit code."""
     code = 1
+    first_own_finalizer = next(multiprocessing_util._finalizer_counter)
     try:
         # A forked child inherits its parent's handlers (a Dagster step's): SIGINT stops the run.
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -105,9 +107,24 @@ def _launch_here(launch_args: list[str], env: dict[str, str]) -> NoReturn:
     except BaseException:
         traceback.print_exc()
     finally:
+        _run_own_finalizers(first_own_finalizer)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _run_own_finalizers(first: int) -> None:
+    """multiprocessing's exit clean-up (queue semaphores, pools) of what this process made
+    since finalizer number ``first``, as a normal exit would run it: ``os._exit`` skips it (and
+    must skip a forked parent's, which are not this process's to run). Without it the resource
+    tracker warns of leaked semaphores (a data loader's queues) when the run ends."""
+    own = [
+        (key, finalizer)
+        for key, finalizer in list(multiprocessing_util._finalizer_registry.items())
+        if key[0] is not None and key[1] >= first
+    ]
+    for _, finalizer in sorted(own, key=lambda item: item[0], reverse=True):
+        finalizer()
 
 
 def _accelerate_environment(

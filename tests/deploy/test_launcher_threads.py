@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -83,3 +84,36 @@ def test_no_warm_fork_once_lance_is_loaded(monkeypatch):
     assert can_fork_warm()
     monkeypatch.setitem(__import__("sys").modules, "lance", object())
     assert not can_fork_warm()
+
+
+QUEUE_HOLDER = """
+import multiprocessing
+queue = multiprocessing.get_context("spawn").Queue()
+queue.put("sent")
+print(queue.get())
+cycle = {"queue": queue}
+cycle["cycle"] = cycle  # held past the module's end, as a data loader's queues can be
+"""
+FORKING_PARENT = """
+import os, sys
+from multiprocessing import resource_tracker
+from cosmoalign.inline_launch import WarmLaunch
+resource_tracker.ensure_running()  # shared with the child, as a step's fork server shares it
+launch = WarmLaunch(sys.argv[1:], dict(os.environ))
+sys.exit(launch.wait(timeout=60))
+"""
+
+
+def test_a_forked_launch_cleans_up_its_queues_semaphores(tmp_path, probe_env):
+    (tmp_path / "queue_holder.py").write_text(QUEUE_HOLDER)
+    command = AccelerateLauncher().command("queue_holder", [])
+    done = subprocess.run(
+        [sys.executable, "-c", FORKING_PARENT, *command[len(LOCAL_LAUNCH) :]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=probe_env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "sent"
+    assert "leaked semaphore" not in done.stderr
