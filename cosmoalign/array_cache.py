@@ -1,8 +1,11 @@
 """Arrays computed once and kept in an ``.npz`` file named by a key of what they depend on
-(embeddings, rendered images, map projections of the evaluation cache)."""
+(embeddings, rendered images, map projections of the evaluation cache). A hit renews the file's
+modification time, by which :func:`cosmoalign.work_folders.trim_to_size` keeps the cache."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +32,8 @@ def cached_arrays(
         except (OSError, EOFError, ValueError, zipfile.BadZipFile):
             arrays = None
         if arrays is not None and fits(arrays):
+            with contextlib.suppress(OSError):  # a read-only cache still serves
+                os.utime(path)
             return arrays
     arrays = compute()
     if path is not None:

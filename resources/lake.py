@@ -40,6 +40,11 @@ class LakeResource(dg.ConfigurableResource):
         description="Older versions are removed only once this many hours old (readers of an "
         "old version, such as a training run, keep it this long)",
     )
+    evaluation_cache_gb: float = Field(
+        default=2.0,
+        description="Size the evaluation cache (work/embeddings: embeddings, rendered real "
+        "sets, maps) is trimmed to after each evaluation, least recently used files first",
+    )
 
     @property
     def url(self) -> str:

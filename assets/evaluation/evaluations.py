@@ -60,8 +60,10 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
         from cosmoalign.models.model_card import record_evaluation
         from cosmoalign.models.published import upload_card
         from cosmoalign.report.stored import write_report
+        from cosmoalign.work_folders import trim_to_size
 
         dataset = context.partition_key
+        cache_dir = lake.work_dir("embeddings")
         model_dir = lake.model_dir(recipe, dataset)  # downloaded first from an object store
         base = _base_spec(context, f"{recipe}_model", dataset)
         store = lake.open()
@@ -75,7 +77,7 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
             prompts=config.prompts or None,
             real_eval=real_eval_folder(context.log.info),
             batch_size=config.batch_size,
-            cache_dir=lake.work_dir("embeddings"),
+            cache_dir=cache_dir,
             title=f"{recipe} on {dataset}",
             storage_options=store.storage_options,
         )
@@ -83,6 +85,9 @@ def build_evaluation_asset(recipe: str) -> dg.AssetsDefinition:
             store, f"{recipe}_evaluation", dataset, evaluation.results, evaluation.html
         )
         summary = store.write_table(f"{recipe}_evaluation", dataset, evaluation.key_numbers)
+        trimmed = trim_to_size(cache_dir, int(lake.evaluation_cache_gb * 2**30))
+        if trimmed:
+            context.log.info(f"evaluation cache: removed {len(trimmed)} least recently used files")
         card = record_evaluation(model_dir, evaluation.results)
         if card is not None and lake.is_remote:
             upload_card(store, f"{recipe}_model/{dataset}", model_dir)

@@ -85,6 +85,7 @@ def build_model_asset(recipe: str) -> dg.AssetsDefinition:
         launcher: AccelerateLauncher,
     ) -> dg.MaterializeResult:
         from cosmoalign.models.published import upload_export
+        from cosmoalign.work_folders import mark_finished, remove_superseded_runs
 
         dataset = context.partition_key
         settings = {**config.model_dump(), "mixed_precision": launcher.mixed_precision}
@@ -111,9 +112,12 @@ def build_model_asset(recipe: str) -> dg.AssetsDefinition:
             if lake.is_remote
             else str(train_config.export_dir)
         )
+        mark_finished(run_dir, {"run_id": context.run_id, "export": target})
+        superseded = remove_superseded_runs(run_dir)
         return dg.MaterializeResult(
             metadata={
                 **result.metadata,
+                "superseded_runs_removed": len(superseded),
                 "path": dg.MetadataValue.path(target),
                 "run_dir": dg.MetadataValue.path(str(run_dir)),
                 "loss_curve": _loss_curve(train_config.metrics_path),

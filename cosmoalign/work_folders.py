@@ -1,0 +1,60 @@
+"""The lake's work folder, kept from growing without bound.
+
+Two things in it grew with every run: training run folders (checkpoints, 200 MB a recipe for
+the offline default), one per training config and input version, so every recaptioning left a
+set behind; and the evaluation cache (embeddings, rendered real sets, map projections). A run
+folder is removed once a newer run of the same recipe and dataset has finished, and only when
+it finished itself (a killed run's folder is what resumes it); the cache is trimmed to a size,
+least recently used files first.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from cosmoalign.files import atomic_write
+
+FINISHED = "finished.json"
+
+
+def mark_finished(run_dir: Path, summary: Mapping[str, object]) -> None:
+    """Record that the training run in ``run_dir`` finished and exported, with ``summary``."""
+    atomic_write(run_dir / FINISHED, json.dumps(dict(summary), indent=2, default=str))
+
+
+def remove_superseded_runs(run_dir: Path) -> list[Path]:
+    """Remove the finished runs beside ``run_dir`` (the same recipe and dataset, another config
+    or input version); runs that did not finish are kept. Returns the folders removed."""
+    removed = []
+    for sibling in sorted(run_dir.parent.iterdir()):
+        if sibling != run_dir and (sibling / FINISHED).is_file():
+            shutil.rmtree(sibling, ignore_errors=True)
+            removed.append(sibling)
+    return removed
+
+
+def trim_to_size(folder: Path, max_bytes: int) -> list[Path]:
+    """Delete the least recently used files of ``folder`` (by modification time, which a cache
+    hit renews) until the rest hold at most ``max_bytes``. Hidden files, which are writes in
+    progress, are left alone. Returns the files deleted."""
+    files = []
+    for path in folder.iterdir():
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # trimmed by another process meanwhile
+            continue
+        files.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in files)
+    deleted = []
+    for _, size, path in sorted(files):
+        if total <= max_bytes:
+            break
+        path.unlink(missing_ok=True)
+        total -= size
+        deleted.append(path)
+    return deleted
