@@ -79,6 +79,7 @@ MEASUREMENT_SCHEMA = pa.schema(
         pa.field("object_id", pa.string(), nullable=False),
         pa.field("split", pa.string(), nullable=False),
         pa.field("image_sha256", pa.string(), nullable=False),
+        pa.field("pixels_sha256", pa.string(), nullable=False),
         pa.field("frame", pa.list_(pa.int32(), 4), nullable=False),
         pa.field("measurement_version", pa.string(), nullable=False),
         pa.field("detected", pa.bool_(), nullable=False),

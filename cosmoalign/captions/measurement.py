@@ -23,7 +23,7 @@ from cosmoalign.captions.regions import describe_regions
 from cosmoalign.framing import WORKING_SIZE, Frame, framed, measure_frame
 from cosmoalign.imaging import decode_png
 
-MEASUREMENT_VERSION = "1"
+MEASUREMENT_VERSION = "2"
 """Bump when anything that changes a measurement changes: stored rows of another version are
 measured again (and the captions phrased from them written again)."""
 
@@ -57,13 +57,21 @@ class Measurement:
     companion: bool = False
     regions: tuple[Region, ...] = ()
 
-    def row(self, object_id: str, split: str, image_sha256: str, frame: Sequence[int]) -> dict:
+    def row(
+        self,
+        object_id: str,
+        split: str,
+        image_sha256: str,
+        pixels_sha256: str,
+        frame: Sequence[int],
+    ) -> dict:
         """The ``measurements`` table row of this measurement."""
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "regions"}
         return {
             "object_id": object_id,
             "split": split,
             "image_sha256": image_sha256,
+            "pixels_sha256": pixels_sha256,
             "frame": [int(v) for v in frame],
             "measurement_version": MEASUREMENT_VERSION,
             **values,
@@ -142,12 +150,20 @@ def measure_image(rgb: np.ndarray) -> tuple[Frame, Measurement]:
     return frame, measure_framed(rgb, frame)
 
 
-def measure_png(job: tuple[bytes, Sequence[int]]) -> Measurement:
-    """Measure a lake row: its PNG bytes and recorded frame (a worker-process job)."""
+def measure_png(job: tuple[bytes, Sequence[int]]) -> tuple[Measurement, str]:
+    """Measure a lake row: its PNG bytes and recorded frame (a worker-process job); with the
+    :func:`pixel_digest` of the decoded image."""
     png, frame = job
-    return measure_framed(decode_png(png), frame)
+    rgb = decode_png(png)
+    return measure_framed(rgb, frame), pixel_digest(rgb)
 
 
 def png_digest(png: bytes) -> str:
     """The stored image's digest: a changed image makes its measurement stale."""
     return hashlib.sha256(png).hexdigest()
+
+
+def pixel_digest(rgb: np.ndarray) -> str:
+    """The digest of an image's pixels, whatever their encoding: what picks a caption's
+    phrasings, so that another PNG encoder (zlib level, Pillow version) re-phrases nothing."""
+    return hashlib.sha256(np.ascontiguousarray(rgb).tobytes()).hexdigest()

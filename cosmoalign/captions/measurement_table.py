@@ -67,9 +67,9 @@ def measure_partition(
             found = pool_map(pool, measure_png, [(row["image_png"], row["frame"]) for row in todo])
             fresh = {
                 row["object_id"]: m.row(
-                    row["object_id"], row["split"], digests[row["object_id"]], row["frame"]
+                    row["object_id"], row["split"], digests[row["object_id"]], pixels, row["frame"]
                 )
-                for row, m in zip(todo, found, strict=True)
+                for row, (m, pixels) in zip(todo, found, strict=True)
             }
             out.write_rows(
                 fresh[row["object_id"]]

@@ -20,7 +20,12 @@ from cosmoalign.captions.galaxy_type import (
     SPIRAL,
     UNCERTAIN,
 )
-from cosmoalign.captions.measurement import MEASUREMENT_VERSION, Measurement, measure_image
+from cosmoalign.captions.measurement import (
+    MEASUREMENT_VERSION,
+    Measurement,
+    measure_image,
+    pixel_digest,
+)
 from cosmoalign.captions.vocabulary import label_words
 from cosmoalign.parallel import pool_map, process_pool
 
@@ -94,7 +99,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 
 class MorphologyCaptioner:
     """Describes each galaxy from its measurements; the phrasing is chosen by a hash of the
-    image's digest and the seed.
+    digest of the image's pixels (:func:`~cosmoalign.captions.measurement.pixel_digest`) and
+    the seed.
 
     Lake rows are phrased from the ``measurements`` table (:meth:`caption_measurements`, no
     pixels); :meth:`caption` measures images first, inside their galaxy-centred frame at the
@@ -124,7 +130,7 @@ class MorphologyCaptioner:
             self._pool = process_pool(self.workers)
         measured = pool_map(self._pool, measure_image, images)
         return [
-            self.phrase(m, hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest(), label)
+            self.phrase(m, pixel_digest(image), label)
             for image, (_, m), label in zip(images, measured, labels, strict=True)
         ]
 
@@ -134,12 +140,12 @@ class MorphologyCaptioner:
         """One description per ``measurements`` table row, phrased from its numbers alone."""
         labels = _labels_for(rows, labels)
         return [
-            self.phrase(Measurement.from_row(row), row["image_sha256"], label)
+            self.phrase(Measurement.from_row(row), row["pixels_sha256"], label)
             for row, label in zip(rows, labels, strict=True)
         ]
 
     def phrase(self, m: Measurement, digest: str, label: str | None = None) -> str:
-        """The sentences for one measured galaxy; ``digest`` (of its image) and the seed pick
+        """The sentences for one measured galaxy; ``digest`` (of its pixels) and the seed pick
         the phrasings."""
         choices = iter(hashlib.sha256(f"{digest}:{self.seed}".encode()).digest())
         text = " ".join(

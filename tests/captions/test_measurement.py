@@ -47,7 +47,8 @@ def test_lengths_are_in_image_pixels() -> None:
 
 def test_rows_round_trip_through_the_table_schema() -> None:
     frame, m = measure_image(render(9, 2)[1])
-    stored = pa.Table.from_pylist([m.row("g", "val", "d" * 64, frame)], MEASUREMENT_SCHEMA)
+    row = m.row("g", "val", "d" * 64, "p" * 64, frame)
+    stored = pa.Table.from_pylist([row], MEASUREMENT_SCHEMA)
     back = Measurement.from_row(stored.to_pylist()[0])
     assert back.regions and [r.box for r in back.regions] == [r.box for r in m.regions]
     assert [r.score for r in back.regions] == pytest.approx([r.score for r in m.regions], 1e-6)
@@ -58,5 +59,5 @@ def test_an_empty_image_is_measured_as_nothing_detected() -> None:
     frame, m = measure_image(np.zeros((40, 40, 3), np.uint8))
     assert frame == (0, 0, 40, 40)
     assert not m.detected and m.galaxy_type is None and m.regions == ()
-    row = m.row("empty", "train", "0" * 64, frame)
+    row = m.row("empty", "train", "0" * 64, "1" * 64, frame)
     assert pa.Table.from_pylist([row], MEASUREMENT_SCHEMA).column("galaxy_type")[0].as_py() is None

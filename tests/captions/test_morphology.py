@@ -67,11 +67,9 @@ def test_info_is_stable() -> None:
 
 
 def test_stored_measurement_rows_phrase_exactly_like_the_images_they_came_from() -> None:
-    import hashlib
-
     import pyarrow as pa
 
-    from cosmoalign.captions.measurement import measure_image
+    from cosmoalign.captions.measurement import measure_image, pixel_digest
     from cosmoalign.schema import MEASUREMENT_SCHEMA
 
     captioner = MorphologyCaptioner(seed=4)
@@ -80,8 +78,7 @@ def test_stored_measurement_rows_phrase_exactly_like_the_images_they_came_from()
     rows = []
     for index, image in enumerate(images):
         frame, m = measure_image(image)
-        digest = hashlib.sha256(image.tobytes()).hexdigest()
-        rows.append(m.row(f"g{index}", "train", digest, frame))
+        rows.append(m.row(f"g{index}", "train", "png digest", pixel_digest(image), frame))
     stored = pa.Table.from_pylist(rows, MEASUREMENT_SCHEMA).to_pylist()
     texts = captioner.caption_measurements(stored, labels)
     assert texts == captioner.caption(images, labels)

@@ -14,6 +14,7 @@ from cosmoalign.captions.measurement import MEASUREMENT_VERSION
 from cosmoalign.captions.measurement_table import measure_partition
 from cosmoalign.captions.morphology import MorphologyCaptioner
 from cosmoalign.captions.region_table import regions_partition
+from cosmoalign.imaging import decode_png, encode_png
 from cosmoalign.ingest import curate_partition, ingest_source
 from cosmoalign.lake import Lake
 from cosmoalign.schema import (
@@ -217,3 +218,27 @@ def test_pixel_captioners_caption_only_stale_rows(lake):
 
     current = PixelCaptioner("1.0")
     assert caption_partition(lake, "p", current).captioned == 0 and current.calls == 0
+
+
+def _reencoded(table: pa.Table, level: int) -> pa.Table:
+    """``table`` with every PNG encoded again at zlib ``level``: other bytes, the same pixels."""
+    pngs = [encode_png(decode_png(png), level) for png in table.column("image_png").to_pylist()]
+    index = table.schema.get_field_index("image_png")
+    return table.set_column(index, "image_png", pa.array(pngs, pa.large_binary()))
+
+
+def test_phrasings_follow_the_pixels_not_their_encoding(measured, tmp_path):
+    copy = Lake(str(tmp_path))
+    for table in ("balanced_images", CURATED_TABLE):
+        copy.write_table(table, "p", _reencoded(measured.read(table, "p"), level=9))
+    result = measure_partition(copy, "p", workers=1)
+    rows = len(image_ids(measured, "p"))
+    assert (result.measured, result.reused) == (rows, 0)  # new bytes: measured again
+    before, after = _measurements(measured), _measurements(copy)
+    assert all(after[i]["image_sha256"] != before[i]["image_sha256"] for i in before)
+    assert all(after[i]["pixels_sha256"] == before[i]["pixels_sha256"] for i in before)
+    captioner = MorphologyCaptioner(seed=2)
+    ordered = list(before)
+    assert captioner.caption_measurements([after[i] for i in ordered]) == (
+        captioner.caption_measurements([before[i] for i in ordered])
+    )
