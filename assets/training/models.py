@@ -112,7 +112,7 @@ def build_model_asset(recipe: str) -> dg.AssetsDefinition:
             if lake.is_remote
             else str(train_config.export_dir)
         )
-        mark_finished(run_dir, {"run_id": context.run_id, "export": target})
+        mark_finished(run_dir, {"run_id": context.run.run_id, "export": target})
         superseded = remove_superseded_runs(run_dir)
         return dg.MaterializeResult(
             metadata={
