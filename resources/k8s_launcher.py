@@ -257,7 +257,7 @@ class K8sAccelerateLauncher(AccelerateLauncher):
         from dagster_k8s.utils import detect_current_namespace
 
         namespace = self.namespace or detect_current_namespace(None) or "default"
-        pods = self.plan(launch_name(context.run_id, context.op.name), namespace, num_processes)
+        pods = self.plan(launch_name(context.run.run_id, context.op.name), namespace, num_processes)
         meta, spec = self.main_pod(pods, module, args)
         serialize = k8s.ApiClient().sanitize_for_serialization
         context.log.info(
