@@ -38,7 +38,8 @@ class LakeResource(dg.ConfigurableResource):
     keep_hours: float = Field(
         default=24.0,
         description="Older versions are removed only once this many hours old (readers of an "
-        "old version, such as a training run, keep it this long)",
+        "old version, such as a training run, keep it this long); stored image features "
+        "unused this long are removed too",
     )
     evaluation_cache_gb: float = Field(
         default=2.0,

@@ -10,6 +10,7 @@ the same training pairs.
 
 import hashlib
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -85,7 +86,7 @@ def build_model_asset(recipe: str) -> dg.AssetsDefinition:
         launcher: AccelerateLauncher,
     ) -> dg.MaterializeResult:
         from cosmoalign.models.published import upload_export
-        from cosmoalign.work_folders import mark_finished, remove_superseded_runs
+        from cosmoalign.work_folders import mark_finished, remove_superseded_runs, remove_unused
 
         dataset = context.partition_key
         settings = {**config.model_dump(), "mixed_precision": launcher.mixed_precision}
@@ -114,10 +115,14 @@ def build_model_asset(recipe: str) -> dg.AssetsDefinition:
         )
         mark_finished(run_dir, {"run_id": context.run.run_id, "export": target})
         superseded = remove_superseded_runs(run_dir)
+        unused_features = remove_unused(
+            lake.work_dir("image_features"), timedelta(hours=lake.keep_hours)
+        )
         return dg.MaterializeResult(
             metadata={
                 **result.metadata,
                 "superseded_runs_removed": len(superseded),
+                "unused_feature_sets_removed": len(unused_features),
                 "path": dg.MetadataValue.path(target),
                 "run_dir": dg.MetadataValue.path(str(run_dir)),
                 "loss_curve": _loss_curve(train_config.metrics_path),

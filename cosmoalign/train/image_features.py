@@ -94,6 +94,12 @@ class ImageFeatureStore:
         self.folder = Path(folder)
         self._loaded: dict[int, EpochFeatures] = {}
 
+    def mark_used(self) -> None:
+        """Create the key's folder and renew its time: feature sets left unused for a while are
+        removed (:func:`cosmoalign.work_folders.remove_unused`)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.utime(self.folder)
+
     def has(self, epoch: int) -> bool:
         """Whether ``epoch``'s features are stored."""
         return (self.folder / f"epoch-{epoch}").is_dir()
@@ -105,7 +111,9 @@ class ImageFeatureStore:
         return self._loaded[epoch]
 
     def ensure(self, epoch: int, compute: Callable[[int], EpochFeatures]) -> bool:
-        """Store ``compute(epoch)`` unless the epoch is stored already; True if it computed."""
+        """Store ``compute(epoch)`` unless the epoch is stored already; True if it computed.
+        Each call renews the set's time, so a long run's set is never taken for unused."""
+        self.mark_used()
         if self.has(epoch):
             return False
         compute(epoch).save(self.folder / f"epoch-{epoch}")

@@ -42,6 +42,7 @@ def test_each_recipe_trains_through_pipes_and_exports_an_open_clip_model(trained
         finished = json.loads((Path(metadata["run_dir"].value) / "finished.json").read_text())
         assert finished == {"run_id": result.run_id, "export": str(export)}
         assert metadata["superseded_runs_removed"].value == 0  # the first run of the graph
+        assert metadata["unused_feature_sets_removed"].value == 0  # its own set is in use
     # Only the main process opened pipes: the step logs arrived once each.
     assert sum("step 3: loss" in line for line in logs) == len(RECIPES)
     assert (lake / "galaxalign_model" / "embedded" / "symbol_encoder.safetensors").exists()

@@ -1,13 +1,20 @@
 """The work folder stays bounded: superseded finished training runs go, unfinished ones stay;
-the evaluation cache is trimmed least recently used first, a cache hit counting as a use."""
+feature sets unused for a while go; the evaluation cache is trimmed least recently used first,
+a cache hit counting as a use."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 
 from cosmoalign.array_cache import cached_arrays
-from cosmoalign.work_folders import mark_finished, remove_superseded_runs, trim_to_size
+from cosmoalign.work_folders import (
+    mark_finished,
+    remove_superseded_runs,
+    remove_unused,
+    trim_to_size,
+)
 
 
 def _run(root: Path, name: str, finished: bool) -> Path:
@@ -62,3 +69,21 @@ def test_a_cache_hit_renews_the_file_so_trimming_keeps_it(tmp_path):
     assert cached_arrays(used, never)["image"].shape == (4, 8)
     assert trim_to_size(tmp_path, used.stat().st_size) == [unused]
     assert used.exists()
+
+
+def test_feature_sets_unused_for_a_while_are_removed_and_a_use_renews_one(tmp_path):
+    from cosmoalign.train.image_features import ImageFeatureStore
+
+    old, renewed, recent = (ImageFeatureStore(tmp_path / name) for name in "abc")
+    for store in (old, renewed, recent):
+        store.mark_used()
+        (store.folder / "epoch-0").mkdir()
+    for store in (old, renewed):
+        when = store.folder.stat().st_mtime - 3 * 3600
+        os.utime(store.folder, (when, when))
+    staging = tmp_path / ".d.staging"  # a feature set being written
+    staging.mkdir()
+    os.utime(staging, (1, 1))
+    renewed.mark_used()
+    assert remove_unused(tmp_path, timedelta(hours=2)) == [old.folder]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".d.staging", "b", "c"]
