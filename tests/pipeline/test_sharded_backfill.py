@@ -1,5 +1,5 @@
 """Sharded surveys on the repo's instance: 20k rows cut into 8 shards and ingested by a backfill
-that the daemon of `dagster dev` runs (two runs at a time, each with the multiprocess executor),
+that the daemon of `dagster dev` runs (two runs at a time, each running its steps in process),
 then balanced across the shards; and, at a smaller size, captions and recaptioning per shard and
 training pairs across them."""
 
