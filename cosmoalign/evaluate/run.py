@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from cosmoalign.array_cache import cached_arrays
 from cosmoalign.evaluate.data import EvalSet
 from cosmoalign.evaluate.embed import Embeddings, embed
-from cosmoalign.evaluate.metrics import linear_probe, retrieval, similarity_search, zero_shot
-from cosmoalign.files import atomic_write
+from cosmoalign.evaluate.metrics import (
+    LinearProbeResult,
+    linear_probe,
+    retrieval,
+    similarity_search,
+    zero_shot,
+)
 from cosmoalign.models.spec import ClipBundle
 from cosmoalign.report.page import GalleryQuery
 
 GALLERY_QUERIES = 4
+_PROBE_FIELDS = {field.name for field in fields(LinearProbeResult)}
 GALLERY_NEIGHBOURS = 5
 
 
@@ -80,19 +87,21 @@ def _linear_probe(
     seed: int,
     cache_dir: str | os.PathLike | None,
 ) -> dict:
-    """:func:`linear_probe`'s result, read from ``<cache_dir>/<key>.probe.json`` when an equal
+    """:func:`linear_probe`'s result, read from ``<cache_dir>/<key>.probe.npz`` when an equal
     probe was fitted before (key: the features, labels, folds and seed)."""
-    if cache_dir is None:
-        return linear_probe(features, labels, folds, seed).to_dict()
-    digest = hashlib.sha256(np.ascontiguousarray(features, np.float32).tobytes())
-    digest.update(np.ascontiguousarray(labels, np.int64).tobytes())
-    digest.update(f"{folds}:{seed}".encode())
-    path = Path(cache_dir) / f"{digest.hexdigest()}.probe.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    result = linear_probe(features, labels, folds, seed).to_dict()
-    atomic_write(path, json.dumps(result))
-    return result
+    path = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(np.ascontiguousarray(features, np.float32).tobytes())
+        digest.update(np.ascontiguousarray(labels, np.int64).tobytes())
+        digest.update(f"{folds}:{seed}".encode())
+        path = Path(cache_dir) / f"{digest.hexdigest()}.probe.npz"
+
+    def fit() -> dict[str, np.ndarray]:
+        result = linear_probe(features, labels, folds, seed).to_dict()
+        return {name: np.asarray(value) for name, value in result.items()}
+
+    stored = cached_arrays(path, fit, lambda arrays: set(arrays) == _PROBE_FIELDS)
+    return {name: value.item() for name, value in stored.items()}
 
 
 def compare(

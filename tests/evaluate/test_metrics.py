@@ -157,3 +157,29 @@ def test_linear_probe_lowers_folds_to_smallest_class() -> None:
 def test_linear_probe_rejects_single_sample_class() -> None:
     with pytest.raises(ValueError, match=r"\[2\] have a single sample"):
         linear_probe(np.zeros((5, 2)), np.array([0, 0, 1, 1, 2]))
+
+
+def test_a_probe_is_fitted_once_per_set_of_embeddings_and_a_broken_file_is_refitted(
+    tmp_path, monkeypatch
+) -> None:
+    from types import SimpleNamespace
+
+    from cosmoalign.evaluate import run
+    from cosmoalign.evaluate.embed import Embeddings
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1, 2], 10)
+    image = rng.normal(size=(30, 8)).astype(np.float32) + labels[:, None]
+    embeddings = Embeddings(image, None, rng.normal(size=(3, 1, 8)).astype(np.float32))
+    evalset = SimpleNamespace(labels=labels)
+    fitted = []
+    monkeypatch.setattr(
+        run, "linear_probe", lambda *args: fitted.append(args) or linear_probe(*args)
+    )
+    first = run.metrics_of(embeddings, evalset, cache_dir=tmp_path)["linear_probe"]
+    again = run.metrics_of(embeddings, evalset, cache_dir=tmp_path)["linear_probe"]
+    assert len(fitted) == 1 and again == first and first["samples"] == 30
+    [stored] = tmp_path.glob("*.probe.npz")
+    stored.write_bytes(b"not a zip")
+    assert run.metrics_of(embeddings, evalset, cache_dir=tmp_path)["linear_probe"] == first
+    assert len(fitted) == 2
